@@ -1,0 +1,95 @@
+# nestvm — `make` builds, `make check` runs every test.
+#
+#   make            build/nestvm, build/libnestvm.a, the guest test images, unit tests
+#   make check      all tests (TAP through prove), ends with "N passed, N failed"
+#   make san        the same with ASan + UBSan, in build-san/
+#   make run        boot the bundled demo image and print its output
+#   make bench      benchmarks (nestvm vs QEMU TCG)
+
+CC ?= gcc
+O ?= build
+OPT ?= -O2
+SAN ?=
+CFLAGS_BASE := -std=gnu11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter \
+	-Iinclude -MMD -MP $(SAN)
+CFLAGS ?=
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
+LDFLAGS ?=
+LDLIBS := -lm
+
+LIB_SRC := $(wildcard src/cpu/*.c src/vmx/*.c src/svm/*.c src/accel/*.c src/vmm/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+CLI_SRC := $(wildcard src/cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
+
+# ---- guest test images ---------------------------------------------------
+# Freestanding 64-bit C, linked at 4 MiB, wrapped as ELF32 (platform.md §1).
+GCC_GUEST := gcc
+GUEST_CFLAGS := -m64 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -nostdlib \
+	-mno-red-zone -fno-stack-protector -fno-builtin \
+	-mno-sse -mno-mmx -mno-sse2 -mno-80387 -fcf-protection=full \
+	-Wall -Wextra -Wno-unused-parameter -Itests/guest/lib
+GUEST_ASFLAGS := -m64 -g -Itests/guest/lib
+GUEST_LIB_SRC := $(wildcard tests/guest/lib/*.c) $(wildcard tests/guest/lib/*.S)
+GUEST_LIB_OBJ := $(patsubst %,$(O)/%.o,$(basename $(GUEST_LIB_SRC)))
+GUEST_SRC := $(wildcard tests/guest/*.c)
+GUEST_ELF := $(GUEST_SRC:tests/guest/%.c=$(O)/tests/guest/%.elf)
+
+# ---- host unit tests ---------------------------------------------------------
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
+
+.PHONY: all check san run bench clean fuzz fuzz-diff
+all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/libnestvm.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/nestvm: $(CLI_OBJ) $(O)/libnestvm.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libnestvm.a $(LDLIBS)
+
+$(O)/tests/guest/lib/%.o: tests/guest/lib/%.c
+	@mkdir -p $(dir $@)
+	$(GCC_GUEST) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/tests/guest/lib/%.o: tests/guest/lib/%.S
+	@mkdir -p $(dir $@)
+	$(GCC_GUEST) $(GUEST_ASFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/tests/guest/%.o: tests/guest/%.c
+	@mkdir -p $(dir $@)
+	$(GCC_GUEST) $(GUEST_CFLAGS) $(shell sed -n 's|^// guest-cflags: ||p' $<) -MMD -MP -c $< -o $@
+
+$(O)/tests/guest/%.elf: $(O)/tests/guest/%.o $(GUEST_LIB_OBJ) tests/guest/lib/guest.ld
+	$(GCC_GUEST) -m64 -nostdlib -static -no-pie -Wl,-T,tests/guest/lib/guest.ld \
+		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@.64 $(GUEST_LIB_OBJ) $<
+	objcopy -O elf32-i386 $@.64 $@
+	@rm -f $@.64
+
+$(O)/tests/unit/%: tests/unit/%.c $(O)/libnestvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(O)/libnestvm.a $(LDLIBS)
+
+check: all
+	@O=$(O) perl tests/harness/check.pl
+
+san:
+	$(MAKE) O=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" check
+
+run: $(O)/nestvm $(O)/tests/guest/hello.elf
+	$(O)/nestvm -nodefaults -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x4 \
+		-kernel $(O)/tests/guest/hello.elf -append 'hello from make run'; \
+		st=$$?; echo "(exit status $$st)"; test $$st -eq 1
+
+bench: all
+	@O=$(O) bash bench/run.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(wildcard $(O)/src/*/*.d $(O)/tests/guest/*.d $(O)/tests/guest/lib/*.d $(O)/tests/unit/*.d)

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nestvm public vCPU API.
+ *
+ * One function per KVM ioctl that a VMM uses, with KVM's own structs from
+ * <linux/kvm.h>.  Every function returns 0 (or a non-negative value where
+ * the ioctl does) or a negative errno, exactly where KVM would.  A VM is
+ * created on an engine (the emulator or /dev/kvm); everything after that
+ * is engine independent.
+ */
+#ifndef NESTVM_NESTVM_H
+#define NESTVM_NESTVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NESTVM_VERSION "0.1.0"
+
+/*
+ * Definitions newer than the system's <linux/kvm.h>.  Values are those of
+ * the upstream ABI (or of the seed patch where upstream has none yet); they
+ * live here and nowhere else.
+ */
+#ifndef KVM_CAP_X86_GUEST_MODE
+#define KVM_CAP_X86_GUEST_MODE 238
+#endif
+/*
+ * FRED exception "nested" flag (seed 000, KVM FRED series v4 12/19).  Not
+ * merged upstream; the capability number moved between revisions, so it is
+ * configurable at run time (nv_set_nested_flag_cap) and this is the default.
+ */
+#define NV_CAP_EXCEPTION_NESTED_FLAG_DEFAULT 240
+#define KVM_VCPUEVENT_VALID_NESTED_FLAG 0x00000040
+/* byte 54 of struct kvm_vcpu_events: reserved[25] in older headers */
+#define NV_EVENTS_NESTED_OFFSET 54
+#define nv_events_is_nested(ev) (((uint8_t *)(ev))[NV_EVENTS_NESTED_OFFSET])
+
+#ifndef KVM_RUN_X86_GUEST_MODE
+#define KVM_RUN_X86_GUEST_MODE (1 << 2)
+#endif
+
+/* Engines. */
+enum nv_engine {
+	NV_ENGINE_EMU = 0,	/* the software CPU */
+	NV_ENGINE_KVM = 1,	/* /dev/kvm */
+};
+
+/* CPU models understood by nv_set_cpu_model (and the -cpu option). */
+struct nv_vm;
+struct nv_vcpu;
+
+/*
+ * VM lifetime.  nv_create_vm returns NULL and sets *err to a negative errno
+ * on failure; a message for the user is in nv_last_error().
+ */
+struct nv_vm *nv_create_vm(enum nv_engine engine, int *err);
+void nv_destroy_vm(struct nv_vm *vm);
+const char *nv_last_error(void);
+enum nv_engine nv_vm_engine(const struct nv_vm *vm);
+
+/* KVM_CHECK_EXTENSION / KVM_ENABLE_CAP (VM scope). */
+int nv_check_extension(struct nv_vm *vm, long cap);
+int nv_enable_cap(struct nv_vm *vm, const struct kvm_enable_cap *cap);
+/* The capability number used for the FRED nested flag (seed 000). */
+int nv_set_nested_flag_cap(struct nv_vm *vm, uint32_t cap_number);
+uint32_t nv_nested_flag_cap(const struct nv_vm *vm);
+
+/* KVM_SET_USER_MEMORY_REGION */
+int nv_set_user_memory_region(struct nv_vm *vm,
+			      const struct kvm_userspace_memory_region *r);
+
+/* KVM_SIGNAL_MSI: an MSI (IOAPIC redirection, PCI) to the local APICs. */
+int nv_signal_msi(struct nv_vm *vm, const struct kvm_msi *msi);
+
+/* vCPUs.  KVM_CREATE_VCPU; the kvm_run page is nv_vcpu_run_page(). */
+struct nv_vcpu *nv_create_vcpu(struct nv_vm *vm, unsigned int id, int *err);
+struct kvm_run *nv_vcpu_run_page(struct nv_vcpu *vcpu);
+unsigned int nv_vcpu_id(const struct nv_vcpu *vcpu);
+
+/*
+ * KVM_RUN.  Returns 0 with run->exit_reason set, or a negative errno.
+ * -EINTR with KVM_EXIT_INTR means the instruction budget ran out (emulator)
+ * or a signal arrived (KVM), as KVM_RUN reports a signal.
+ */
+int nv_run(struct nv_vcpu *vcpu);
+
+/*
+ * Instruction budget (emulator extension; the KVM engine ignores it and
+ * reports -ENOTSUP): nv_run returns -EINTR after at most `n` more executed
+ * instructions (one REP iteration counts as one).  0 = unlimited.
+ */
+int nv_set_budget(struct nv_vcpu *vcpu, uint64_t n);
+/* Instructions executed by this vCPU so far (emulator), -ENOTSUP on KVM. */
+int nv_get_icount(struct nv_vcpu *vcpu, uint64_t *count);
+/*
+ * Deterministic time (emulator): the vCPU's virtual clock in ns (TSC ticks
+ * at NV_TSC_HZ; one instruction = one tick, idle time jumps).  The budget
+ * can be given as an absolute clock value; nv_next_deadline reports the
+ * local APIC timer's next expiry (~0 if none).
+ */
+int nv_get_clock(struct nv_vcpu *vcpu, uint64_t *ns);
+int nv_set_clock(struct nv_vcpu *vcpu, uint64_t ns);
+int nv_set_budget_until(struct nv_vcpu *vcpu, uint64_t clock);
+int nv_next_deadline(struct nv_vcpu *vcpu, uint64_t *ns);
+
+int nv_get_regs(struct nv_vcpu *vcpu, struct kvm_regs *regs);
+int nv_set_regs(struct nv_vcpu *vcpu, const struct kvm_regs *regs);
+int nv_get_sregs(struct nv_vcpu *vcpu, struct kvm_sregs *sregs);
+int nv_set_sregs(struct nv_vcpu *vcpu, const struct kvm_sregs *sregs);
+int nv_get_sregs2(struct nv_vcpu *vcpu, struct kvm_sregs2 *sregs);
+int nv_set_sregs2(struct nv_vcpu *vcpu, const struct kvm_sregs2 *sregs);
+int nv_get_fpu(struct nv_vcpu *vcpu, struct kvm_fpu *fpu);
+int nv_set_fpu(struct nv_vcpu *vcpu, const struct kvm_fpu *fpu);
+int nv_get_xsave(struct nv_vcpu *vcpu, struct kvm_xsave *xsave);
+int nv_set_xsave(struct nv_vcpu *vcpu, const struct kvm_xsave *xsave);
+int nv_get_xcrs(struct nv_vcpu *vcpu, struct kvm_xcrs *xcrs);
+int nv_set_xcrs(struct nv_vcpu *vcpu, const struct kvm_xcrs *xcrs);
+int nv_get_debugregs(struct nv_vcpu *vcpu, struct kvm_debugregs *dbg);
+int nv_set_debugregs(struct nv_vcpu *vcpu, const struct kvm_debugregs *dbg);
+/* KVM_GET/SET_MSRS: return the number of MSRs processed. */
+int nv_get_msrs(struct nv_vcpu *vcpu, struct kvm_msrs *msrs);
+int nv_set_msrs(struct nv_vcpu *vcpu, const struct kvm_msrs *msrs);
+/* KVM_GET_MSR_INDEX_LIST semantics: -E2BIG with nmsrs updated if short. */
+int nv_get_msr_index_list(struct nv_vm *vm, struct kvm_msr_list *list);
+int nv_get_vcpu_events(struct nv_vcpu *vcpu, struct kvm_vcpu_events *ev);
+int nv_set_vcpu_events(struct nv_vcpu *vcpu, const struct kvm_vcpu_events *ev);
+int nv_get_mp_state(struct nv_vcpu *vcpu, struct kvm_mp_state *mp);
+int nv_set_mp_state(struct nv_vcpu *vcpu, const struct kvm_mp_state *mp);
+int nv_get_lapic(struct nv_vcpu *vcpu, struct kvm_lapic_state *lapic);
+int nv_set_lapic(struct nv_vcpu *vcpu, const struct kvm_lapic_state *lapic);
+/* KVM_GET/SET_NESTED_STATE: size semantics as KVM (-E2BIG, size written). */
+int nv_get_nested_state(struct nv_vcpu *vcpu, struct kvm_nested_state *st);
+int nv_set_nested_state(struct nv_vcpu *vcpu, const struct kvm_nested_state *st);
+/* KVM_SET_CPUID2 / KVM_GET_SUPPORTED_CPUID (for the selected model). */
+int nv_set_cpuid2(struct nv_vcpu *vcpu, const struct kvm_cpuid2 *cpuid);
+int nv_get_cpuid2(struct nv_vcpu *vcpu, struct kvm_cpuid2 *cpuid);
+int nv_get_supported_cpuid(struct nv_vm *vm, struct kvm_cpuid2 *cpuid);
+/* KVM_INTERRUPT (ExtINT from a userspace PIC) and KVM_NMI. */
+int nv_interrupt(struct nv_vcpu *vcpu, const struct kvm_interrupt *irq);
+int nv_nmi(struct nv_vcpu *vcpu);
+/* KVM_SET_GUEST_DEBUG */
+int nv_set_guest_debug(struct nv_vcpu *vcpu, const struct kvm_guest_debug *dbg);
+/* KVM_TRANSLATE */
+int nv_translate(struct nv_vcpu *vcpu, struct kvm_translation *tr);
+
+/*
+ * CPU model (emulator): "intel" / "amd" family names accepted by -cpu, with
+ * "+feat,-feat" modifiers.  Returns -EINVAL with a message in
+ * nv_last_error() for an unknown model or feature.  Call before creating
+ * vCPUs; it fills what KVM_GET_SUPPORTED_CPUID reports.
+ */
+int nv_set_cpu_model(struct nv_vm *vm, const char *spec);
+
+/*
+ * Virtual time (emulator): the VM's clock in nanoseconds; TSC frequency is
+ * fixed (NV_TSC_HZ).  The VMM advances every vCPU's clock; see vmm/sched.
+ */
+#define NV_TSC_HZ 1000000000ULL
+
+#ifdef __cplusplus
+}
+#endif
+#endif

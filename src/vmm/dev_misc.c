@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Small platform ports: isa-debug-exit, the Bochs/APM shutdown port
+ * 0x8900, the POST port 0x80, port 0x92 (fast A20 / reset), the keyboard
+ * controller reset (0x64 <- 0xfe), reset control 0xcf9, and port 0x61.
+ */
+#include <string.h>
+
+#include "devices.h"
+
+static uint32_t dbg_read(void *opaque, uint16_t port, int size)
+{
+	(void)opaque; (void)port; (void)size;
+	return 0xffffffff;
+}
+
+static void dbg_write(void *opaque, uint16_t port, int size, uint32_t v)
+{
+	struct machine *m = opaque;
+	(void)port;
+	uint32_t code = size == 4 ? v : v & ((1u << (size * 8)) - 1);
+	/* QEMU: exit status (code << 1) | 1 */
+	machine_poweroff(m, (int)(((code << 1) | 1) & 0xff), NULL);
+}
+
+static void shutdown_write(void *opaque, uint16_t port, int size, uint32_t v)
+{
+	struct machine *m = opaque;
+	struct dev_state *d = m->dev;
+	static const char word[] = "Shutdown";
+	(void)port;
+	for (int k = 0; k < size; k++) {
+		char ch = (char)(v >> (8 * k));
+		if (ch == word[d->shutdown_len]) {
+			d->shutdown_len++;
+			if (d->shutdown_len == 8) {
+				d->shutdown_len = 0;
+				machine_poweroff(m, 0, NULL);
+			}
+		} else {
+			d->shutdown_len = ch == word[0] ? 1 : 0;
+		}
+	}
+}
+
+static uint32_t misc_read(void *opaque, uint16_t port, int size)
+{
+	struct machine *m = opaque;
+	(void)size;
+	switch (port) {
+	case 0x92: return m->dev->port92 | 2;	/* A20 is always on */
+	case 0x61: return m->dev->port61;
+	case 0x64: return 0x1c;			/* keyboard controller: idle */
+	case 0xcf9: return 0;
+	default: return 0xffffffff;
+	}
+}
+
+static void misc_write(void *opaque, uint16_t port, int size, uint32_t v)
+{
+	struct machine *m = opaque;
+	(void)size;
+	switch (port) {
+	case 0x92:
+		m->dev->port92 = (uint8_t)(v & ~1u);
+		if (v & 1)
+			machine_request_reset(m);
+		break;
+	case 0x61:
+		m->dev->port61 = (uint8_t)(v & 0x0f);
+		break;
+	case 0x64:
+		if ((v & 0xff) == 0xfe)
+			machine_request_reset(m);
+		break;
+	case 0xcf9:
+		if (v & 4)
+			machine_request_reset(m);
+		break;
+	default:
+		break;
+	}
+}
+
+void dev_misc_init(struct machine *m)
+{
+	if (m->cfg.debug_exit)
+		machine_register_pio(m, m->cfg.debug_exit_base, m->cfg.debug_exit_size, m,
+				     dbg_read, dbg_write);
+	machine_register_pio(m, 0x8900, 1, m, NULL, shutdown_write);
+	machine_register_pio(m, 0x80, 1, m, NULL, NULL);
+	machine_register_pio(m, 0x92, 1, m, misc_read, misc_write);
+	machine_register_pio(m, 0x61, 1, m, misc_read, misc_write);
+	machine_register_pio(m, 0x64, 1, m, misc_read, misc_write);
+	machine_register_pio(m, 0xcf9, 1, m, misc_read, misc_write);
+}
