@@ -38,6 +38,8 @@ GUEST_ELF := $(GUEST_SRC:tests/guest/%.c=$(O)/tests/guest/%.elf)
 # ---- host unit tests ---------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
+UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
+UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
 .PHONY: all check san run bench clean fuzz fuzz-diff
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
@@ -71,9 +73,13 @@ $(O)/tests/guest/%.elf: $(O)/tests/guest/%.o $(GUEST_LIB_OBJ) tests/guest/lib/gu
 	objcopy -O elf32-i386 $@.64 $@
 	@rm -f $@.64
 
-$(O)/tests/unit/%: tests/unit/%.c $(O)/libnestvm.a
+$(O)/tests/unit/lib/%.o: tests/unit/lib/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(O)/libnestvm.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -Itests/unit/lib -c $< -o $@
+
+$(O)/tests/unit/%: tests/unit/%.c $(UNIT_LIB_OBJ) $(O)/libnestvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -Itests/unit/lib -o $@ $< $(UNIT_LIB_OBJ) $(O)/libnestvm.a $(LDLIBS)
 
 check: all
 	@O=$(O) perl tests/harness/check.pl
@@ -92,4 +98,4 @@ bench: all
 clean:
 	rm -rf build build-san
 
--include $(wildcard $(O)/src/*/*.d $(O)/tests/guest/*.d $(O)/tests/guest/lib/*.d $(O)/tests/unit/*.d)
+-include $(wildcard $(O)/src/*/*.d $(O)/tests/guest/*.d $(O)/tests/guest/lib/*.d $(O)/tests/unit/*.d $(O)/tests/unit/lib/*.d)

@@ -394,6 +394,7 @@ int cpu_run(struct cpu *c)
 	struct kvm_run *run = c->run;
 	volatile int ret = 0;
 
+	c->vm->run_gen++;	/* the VMM may have written guest memory */
 	io_complete(c);
 	if (c->wq_pos < c->wq_n) {
 		io_emit_write(c);

@@ -269,6 +269,8 @@ struct blk {
 	uint16_t n;
 	uint8_t dead;
 	uint8_t pad;
+	uint32_t vgen;		/* vm->run_gen when the bytes were last verified */
+	uint8_t *bytes;		/* copy of the code bytes, to detect writes by the VMM */
 	struct blk *hnext;	/* hash chain */
 	struct blk *pnext[2];	/* per-page chains */
 	struct insn insn[];
@@ -532,6 +534,11 @@ struct vm {
 	struct blk **bhash;
 	uint32_t bhash_mask;
 	uint64_t code_gen;	/* bumped on full flush */
+	/*
+	 * Bumped whenever the VMM may have written guest memory (each run
+	 * entry): cached blocks re-check their bytes once per generation.
+	 */
+	uint32_t run_gen;
 	/* deterministic random generator for RDRAND/RDSEED */
 	uint64_t rng_state;
 	/* I/O APIC EOI broadcast needs the VMM: vectors are reported by exit */

@@ -1020,18 +1020,31 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 			break;
 	}
 
+	unsigned nb0 = 0, nb1 = end1;
+	{
+		uint64_t e0 = (lin & 0xfff);
+		for (int k = 0; k < n; k++)
+			e0 += tmp[k].len;
+		nb0 = (unsigned)((e0 > 0x1000 ? 0x1000 : e0) - (lin & 0xfff));
+	}
 	size_t sz = sizeof(struct blk) + n * sizeof(struct insn);
 	struct blk *b;
 	if (c->single_step) {
 		/* one instruction, used once: not cached */
 		b = (struct blk *)c->ss_buf;
+		b->bytes = NULL;
 	} else {
-		b = arena_alloc(vm, sz);
+		b = arena_alloc(vm, sz + nb0 + nb1);
 		if (!b) {
 			code_flush_all(vm);
-			b = arena_alloc(vm, sz);
+			b = arena_alloc(vm, sz + nb0 + nb1);
 		}
+		b->bytes = (uint8_t *)b + sz;
+		memcpy(b->bytes, host0 + (lin & 0xfff), nb0);
+		if (nb1)
+			memcpy(b->bytes + nb0, host1, nb1);
 	}
+	b->vgen = vm->run_gen;
 	b->rip = rip;
 	b->cs_base = c->seg_ebase[S_CS];
 	b->mode = c->mode;
@@ -1061,6 +1074,34 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 }
 
 /*
+ * Has the VMM rewritten the block's code since it was decoded?  Guest
+ * writes invalidate blocks as they happen; writes through the VMM's own
+ * mapping are found here, once per run generation.
+ */
+static bool blk_still_valid(struct vm *vm, struct blk *b)
+{
+	for (int k = 0; k < 2; k++) {
+		if (b->phys[k] == ~0ULL)
+			continue;
+		unsigned lo = b->off[k], hi = b->end[k];
+		uint8_t *h = mmu_gpa_host(vm, b->phys[k] + lo, NULL);
+		unsigned first = k ? b->end[0] - b->off[0] : 0;
+		if (!h || memcmp(h, b->bytes + first, hi - lo))
+			return false;
+	}
+	b->vgen = vm->run_gen;
+	return true;
+}
+
+static void blk_kill(struct vm *vm, struct blk *b)
+{
+	code_invalidate_range(vm, b->phys[0] + b->off[0], b->end[0] - b->off[0], NULL);
+	if (b->phys[1] != ~0ULL)
+		code_invalidate_range(vm, b->phys[1], b->end[1], NULL);
+	b->dead = 1;
+}
+
+/*
  * The block at the current RIP.  Raises the fetch fault if the first
  * instruction cannot be fetched.
  */
@@ -1075,8 +1116,11 @@ struct blk *blk_lookup(struct cpu *c)
 	if (!vm->arena)
 		arena_init(vm);
 	if (likely(b && b->rip == rip && !b->dead && b->cs_base == csb &&
-		   b->mode == c->mode) && !c->single_step)
-		return b;
+		   b->mode == c->mode) && !c->single_step) {
+		if (likely(b->vgen == vm->run_gen) || blk_still_valid(vm, b))
+			return b;
+		blk_kill(vm, b);
+	}
 
 	uint64_t lin = (csb + rip) & c->lin_mask;
 	if (!cpu_long64(c) && rip > c->seg[S_CS].limit)
@@ -1113,6 +1157,10 @@ struct blk *blk_lookup(struct cpu *c)
 					uint64_t l2 = ((lin & ~0xfffULL) + 0x1000) & c->lin_mask;
 					if (!fetch_page(c, l2, &g2, false) || g2 != b->phys[1])
 						continue;
+				}
+				if (b->vgen != vm->run_gen && !blk_still_valid(vm, b)) {
+					blk_kill(vm, b);
+					break;
 				}
 				c->jc[j] = b;
 				return b;
