@@ -447,8 +447,11 @@ struct cpu {
 	uint8_t extint_vector;
 	uint32_t mp_state;	/* KVM_MP_STATE_* */
 	uint8_t sipi_vector;
-	bool mwait_armed;
-	uint64_t monitor_addr;
+	bool mwait_armed;	/* MONITOR armed (src/cpu/smp.c) */
+	bool mwait_wait;	/* waiting in MWAIT */
+	bool mwait_break;	/* MWAIT ECX[0]: interrupts end the wait even with IF = 0 */
+	uint64_t monitor_addr;	/* guest-physical line address */
+	uint8_t monitor_line[64];	/* its contents at MONITOR time */
 	uint32_t pkru;
 	bool a20;
 
@@ -539,6 +542,12 @@ struct vm {
 	 * entry): cached blocks re-check their bytes once per generation.
 	 */
 	uint32_t run_gen;
+	/*
+	 * Virtual time of the latest VMM action: the clock of the vCPU that
+	 * last returned from cpu_run.  Interrupt messages the VMM sends
+	 * (KVM_SIGNAL_MSI) carry it (lapic.c).
+	 */
+	uint64_t now;
 	/* deterministic random generator for RDRAND/RDSEED */
 	uint64_t rng_state;
 	/* I/O APIC EOI broadcast needs the VMM: vectors are reported by exit */
