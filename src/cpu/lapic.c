@@ -1,9 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
  * Local APIC (SDM Vol. 3A ch. 11 "Advanced Programmable Interrupt
- * Controller" and ch. 11.12 x2APIC).  The register file uses the xAPIC
- * page layout (as KVM's struct kvm_lapic_state).  The timer runs on the
- * vCPU's virtual clock: the APIC bus clock equals the TSC frequency.
+ * Controller", 11.12 "Extended XAPIC (x2APIC)").  The register file uses
+ * the xAPIC page layout (as KVM's struct kvm_lapic_state).  The timer runs
+ * on the vCPU's virtual clock: the APIC bus clock equals the TSC frequency
+ * (1 GHz), so one timer tick at divide-by-1 is one ns.
+ *
+ * Messages between APICs are causal in virtual time.  The scheduler runs
+ * the vCPUs of a slice one after another, so a sender's clock can be ahead
+ * of its target's.  A message (IPI, MSI) carries the sender's virtual time;
+ * a target whose clock is behind keeps it "in flight" and accepts it when
+ * its own clock reaches that time (lapic_timer_check, driven by
+ * lapic_next_deadline like the timer).  At slice ends every vCPU clock is
+ * the same, so nothing is ever in flight there.
  */
 #include <stdlib.h>
 
@@ -22,21 +31,52 @@ enum {
 
 #define LVT_MASKED (1u << 16)
 #define SPIV_EN (1u << 8)
+#define SPIV_FOCUS_OFF (1u << 9)
+#define SPIV_EOI_SUPPRESS (1u << 12)
 #define BASE_BSP (1ULL << 8)
 #define BASE_EXTD (1ULL << 10)
 #define BASE_EN (1ULL << 11)
 
+/*
+ * Version register: version 0x14 (integrated APIC), six LVT entries
+ * (timer, thermal, performance, LINT0, LINT1, error: max LVT 5), and
+ * "directed EOI" support (bit 24; SDM 11.8.5) since the IOAPIC of the
+ * machine has an EOI register.  No CMCI LVT.
+ */
+#define APIC_VERSION 0x01050014u
+
+/* ESR bits (SDM 11.5.3) */
+#define ESR_SEND_ILLEGAL 0x20
+#define ESR_RECV_ILLEGAL 0x40
+#define ESR_ILLEGAL_REG 0x80
+
+enum { DM_FIXED = 0, DM_LOWEST = 1, DM_SMI = 2, DM_NMI = 4, DM_INIT = 5, DM_SIPI = 6,
+       DM_EXTINT = 7 };
+
+enum { TIMER_ONESHOT = 0, TIMER_PERIODIC = 1, TIMER_TSCDEADLINE = 2 };
+
 #define EOIQ 8
+#define FLYQ 64
+
+/* a message accepted by this APIC at virtual time `at` (see the top) */
+struct flight {
+	uint64_t at;
+	uint8_t delivery, vector;
+	bool level, trig_level;
+};
 
 struct lapic {
 	struct cpu *c;
 	uint64_t base;
 	uint32_t r[0x400 / 4];
+	uint32_t esr_pending;	/* errors since the last ESR write */
 	uint64_t deadline;	/* vCPU clock of the next timer expiry, ~0 none */
 	uint64_t period;	/* ns per period (periodic mode) */
-	uint64_t start;		/* clock when TMICT was written */
 	int eoiq[EOIQ];
 	int neoi;
+	struct flight fly[FLYQ];
+	int nfly;
+	uint64_t fly_min;	/* earliest fly[].at, ~0 if none */
 };
 
 static inline uint32_t rd(const struct lapic *a, int off)
@@ -93,6 +133,7 @@ static uint32_t apic_id(const struct lapic *a)
 	return x2apic(a) ? rd(a, APIC_ID) : rd(a, APIC_ID) >> 24;
 }
 
+/* virtual time of the instruction being executed (or of the boundary) */
 static uint64_t now(const struct lapic *a)
 {
 	const struct cpu *c = a->c;
@@ -109,13 +150,29 @@ static uint32_t divide(const struct lapic *a)
 	return v == 7 ? 1 : 2u << v;
 }
 
-static void update_ppr(struct lapic *a)
+/* SDM 11.8.3.1: PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4] << 4 */
+static uint32_t calc_ppr(const struct lapic *a)
 {
 	uint32_t tpr = rd(a, APIC_TPR) & 0xff;
 	int isr = highest(a, APIC_ISR);
 	uint32_t isrv = isr < 0 ? 0 : (uint32_t)isr;
-	uint32_t ppr = (tpr & 0xf0) >= (isrv & 0xf0) ? tpr : (isrv & 0xf0);
-	wr(a, APIC_PPR, ppr);
+	return (tpr & 0xf0) >= (isrv & 0xf0) ? tpr : (isrv & 0xf0);
+}
+
+static void update_ppr(struct lapic *a)
+{
+	wr(a, APIC_PPR, calc_ppr(a));
+}
+
+/* arbitration priority (SDM 11.6.2.4, P6 APR): max of TPR, ISRV, IRRV classes */
+static uint32_t calc_apr(const struct lapic *a)
+{
+	uint32_t tpr = rd(a, APIC_TPR) & 0xff;
+	int isr = highest(a, APIC_ISR), irr = highest(a, APIC_IRR);
+	uint32_t m = (uint32_t)(isr > irr ? isr : irr);
+	if (isr < 0 && irr < 0)
+		m = 0;
+	return (tpr & 0xf0) >= (m & 0xf0) ? tpr : (m & 0xf0);
 }
 
 static void kick(struct lapic *a)
@@ -127,15 +184,21 @@ static void reset_regs(struct lapic *a, uint32_t id)
 {
 	memset(a->r, 0, sizeof(a->r));
 	wr(a, APIC_ID, id << 24);
-	wr(a, APIC_VER, 0x00050014);
+	wr(a, APIC_VER, APIC_VERSION);
 	wr(a, APIC_DFR, 0xffffffff);
 	wr(a, APIC_SPIV, 0xff);
 	for (int off = APIC_LVTT; off <= APIC_LVTERR; off += 0x10)
 		wr(a, off, LVT_MASKED);
-	wr(a, APIC_LVT_CMCI, LVT_MASKED);
+	a->esr_pending = 0;
 	a->deadline = ~0ULL;
 	a->period = 0;
 	a->neoi = 0;
+}
+
+static void x2apic_id_regs(struct lapic *a, uint32_t id)
+{
+	wr(a, APIC_ID, id);
+	wr(a, APIC_LDR, ((id >> 4) << 16) | (1u << (id & 0xf)));
 }
 
 struct lapic *lapic_create(struct cpu *c)
@@ -152,14 +215,24 @@ void lapic_destroy(struct lapic *a)
 	free(a);
 }
 
+/*
+ * Power-on reset, or INIT (SDM 11.4.7.3: INIT resets the APIC like
+ * power-up except for the APIC ID and IA32_APIC_BASE).
+ */
 void lapic_reset(struct cpu *c, bool init)
 {
 	struct lapic *a = c->apic;
-	if (!init)
+	uint32_t id = (uint32_t)c->id;
+	if (!init) {
 		a->base = 0xfee00000ULL | BASE_EN | (c->id == 0 ? BASE_BSP : 0);
-	reset_regs(a, (uint32_t)c->id);
+		/* messages in flight are on the bus: an INIT keeps them (its SIPI) */
+		a->nfly = 0;
+		a->fly_min = ~0ULL;
+	} else if (!x2apic(a))
+		id = rd(a, APIC_ID) >> 24;
+	reset_regs(a, id);
 	if (x2apic(a))
-		wr(a, APIC_ID, (uint32_t)c->id);
+		x2apic_id_regs(a, (uint32_t)c->id);
 	c->msr.tsc_deadline = 0;
 }
 
@@ -176,7 +249,7 @@ uint64_t lapic_get_base(const struct cpu *c)
 	return c->apic->base;
 }
 
-/* IA32_APIC_BASE writes (SDM 11.12.5: state transitions) */
+/* IA32_APIC_BASE writes (SDM 11.4.4, 11.12.5 "x2APIC State Transitions") */
 bool lapic_set_base(struct cpu *c, uint64_t v, bool host)
 {
 	struct lapic *a = c->apic;
@@ -190,30 +263,31 @@ bool lapic_set_base(struct cpu *c, uint64_t v, bool host)
 	uint64_t old = a->base;
 	bool oen = old & BASE_EN, oex = old & BASE_EXTD;
 	bool nen = v & BASE_EN, nex = v & BASE_EXTD;
+	if (!nen && nex)
+		return false;			/* invalid state */
 	if (!host) {
-		if (!nen && nex)
-			return false;			/* invalid state */
 		if (oen && oex && nen && !nex)
-			return false;			/* x2APIC -> xAPIC */
+			return false;		/* x2APIC -> xAPIC */
 		if (!oen && nen && nex)
-			return false;			/* disabled -> x2APIC */
-	} else if (!nen && nex) {
-		return false;
+			return false;		/* disabled -> x2APIC */
 	}
 	a->base = v;
 	if (oen && !nen) {
-		/* globally disabled: back to the power-up register state */
+		/*
+		 * Globally disabled: the APIC loses its state; enabling it again
+		 * gives the power-up state with the initial APIC ID (11.4.3).
+		 */
 		reset_regs(a, (uint32_t)c->id);
+		c->msr.tsc_deadline = 0;
 	}
-	if (nen && nex && !(oen && oex)) {
-		/* entering x2APIC: 32-bit ID, derived LDR */
-		uint32_t id = (uint32_t)c->id;
-		wr(a, APIC_ID, id);
-		wr(a, APIC_LDR, ((id >> 4) << 16) | (1u << (id & 0xf)));
-	}
-	if (!nex && (oex || (nen && !oen)))
+	if (nen && nex && !(oen && oex))
+		x2apic_id_regs(a, (uint32_t)c->id);	/* 11.12.5.1: ID, derived LDR */
+	if (nen && !nex && (oex || !oen)) {
 		wr(a, APIC_ID, (uint32_t)c->id << 24);
-	mmu_flush(c);
+		wr(a, APIC_LDR, 0);
+	}
+	if ((old ^ v) & ~BASE_BSP)
+		mmu_flush(c);	/* the xAPIC page moved or (dis)appeared */
 	c->brk |= BRK_EVENT;
 	return true;
 }
@@ -223,6 +297,7 @@ uint64_t lapic_get_cr8(const struct cpu *c)
 	return (rd(c->apic, APIC_TPR) >> 4) & 0xf;
 }
 
+/* MOV CR8 (SDM 11.8.6): TPR[7:4] = CR8[3:0], TPR[3:0] = 0 */
 void lapic_set_cr8(struct cpu *c, uint64_t v)
 {
 	wr(c->apic, APIC_TPR, (uint32_t)(v & 0xf) << 4);
@@ -238,12 +313,7 @@ int lapic_pending_vector(const struct cpu *c)
 	int v = highest(a, APIC_IRR);
 	if (v < 0)
 		return -1;
-	uint32_t tpr = rd(a, APIC_TPR) & 0xf0;
-	int isr = highest(a, APIC_ISR);
-	uint32_t ppr = tpr;
-	if (isr >= 0 && ((uint32_t)isr & 0xf0) > ppr)
-		ppr = (uint32_t)isr & 0xf0;
-	if (((uint32_t)v & 0xf0) <= ppr)
+	if (((uint32_t)v & 0xf0) <= (calc_ppr(a) & 0xf0))
 		return -1;
 	return v;
 }
@@ -256,142 +326,270 @@ void lapic_ack(struct cpu *c, int v)
 	update_ppr(a);
 }
 
+/* KVM's kvm_apic_accept_pic_intr: hardware-disabled, or LINT0 unmasked ExtINT */
 bool lapic_accept_pic(const struct cpu *c)
 {
 	const struct lapic *a = c->apic;
 	uint32_t lvt0 = rd(a, APIC_LVT0);
 	if (!hw_enabled(a))
 		return true;
-	return !(lvt0 & LVT_MASKED) && ((lvt0 >> 8) & 7) == 7;
+	return !(lvt0 & LVT_MASKED) && ((lvt0 >> 8) & 7) == DM_EXTINT;
 }
 
-/* accept a fixed / lowest-priority interrupt into IRR */
+/* ---- errors (SDM 11.5.3) ------------------------------------------------- */
+
+static void accept_irq(struct lapic *a, int vec, bool level);
+
+static void apic_error(struct lapic *a, uint32_t bits)
+{
+	bool fresh = (a->esr_pending & bits) != bits;
+	a->esr_pending |= bits;
+	uint32_t lvt = rd(a, APIC_LVTERR);
+	/* the error interrupt; an illegal error vector does not recurse */
+	if (fresh && !(lvt & LVT_MASKED) && (lvt & 0xff) >= 16)
+		accept_irq(a, (int)(lvt & 0xff), false);
+}
+
+/* accept a fixed / lowest-priority interrupt into IRR (SDM 11.5.5) */
 static void accept_irq(struct lapic *a, int vec, bool level)
 {
 	if (vec < 16) {
-		wr(a, APIC_ESR, rd(a, APIC_ESR) | 0x40);	/* received illegal vector */
+		apic_error(a, ESR_RECV_ILLEGAL);
 		return;
 	}
 	if (!sw_enabled(a))
-		return;
+		return;		/* 11.4.7.2: fixed interrupts are not accepted */
 	bit_set(a, APIC_IRR, vec, true);
 	bit_set(a, APIC_TMR, vec, level);
 	kick(a);
 }
 
-static void deliver_to(struct cpu *t, int delivery, int vec, bool level, bool trig_level)
+/* the message takes effect in this APIC now */
+static void deliver_now(struct lapic *a, int delivery, int vec, bool level, bool trig_level)
 {
-	struct lapic *a = t->apic;
+	struct cpu *t = a->c;
+	if (!hw_enabled(a))
+		return;		/* disabled while the message was in flight */
 	switch (delivery) {
-	case 0: case 1:		/* fixed, lowest priority */
+	case DM_FIXED: case DM_LOWEST:
 		accept_irq(a, vec, trig_level);
 		break;
-	case 2:			/* SMI */
+	case DM_SMI:
 		t->evt.smi_pending = true;
 		kick(a);
 		break;
-	case 4:			/* NMI */
+	case DM_NMI:
 		if (t->evt.nmi_pending < 2)
 			t->evt.nmi_pending++;
 		kick(a);
 		break;
-	case 5:			/* INIT (level de-assert is ignored) */
+	case DM_INIT:
+		/* an INIT level de-assert only resynchronises arbitration IDs */
 		if (!trig_level || level) {
 			t->init_pending = true;
 			kick(a);
 		}
 		break;
-	case 6:			/* start-up */
+	case DM_SIPI:
+		/* latched; acted on only in wait-for-SIPI (handle_init_sipi) */
 		t->sipi_vector = (uint8_t)vec;
 		t->sipi_pending = true;
 		kick(a);
 		break;
-	case 7:			/* ExtINT: only from the PIC, through LINT0 */
-		break;
+	default:
+		break;		/* ExtINT comes only from the PIC; remote read: none */
 	}
 }
 
-static bool match_logical(const struct lapic *a, uint32_t dest)
+static void fly_recompute(struct lapic *a)
 {
-	if (x2apic(a)) {
-		uint32_t ldr = rd(a, APIC_LDR);
-		if (dest == 0xffffffff)
-			return true;
-		return (dest >> 16) == (ldr >> 16) && (dest & ldr & 0xffff);
+	a->fly_min = ~0ULL;
+	for (int k = 0; k < a->nfly; k++)
+		if (a->fly[k].at < a->fly_min)
+			a->fly_min = a->fly[k].at;
+}
+
+/* a message for this APIC sent at virtual time `at` */
+static void deliver_at(struct lapic *a, uint64_t at, int delivery, int vec, bool level,
+		       bool trig_level)
+{
+	if (at <= now(a)) {
+		deliver_now(a, delivery, vec, level, trig_level);
+		return;
 	}
-	uint32_t ldr = rd(a, APIC_LDR) >> 24;
+	/* identical fixed interrupts merge in IRR anyway: keep the earliest */
+	for (int k = 0; k < a->nfly; k++) {
+		struct flight *f = &a->fly[k];
+		if ((delivery == DM_FIXED || delivery == DM_LOWEST) && f->delivery == delivery &&
+		    f->vector == vec && f->trig_level == trig_level)
+			return;
+	}
+	if (a->nfly == FLYQ) {
+		/* full (a storm of distinct messages): the oldest takes effect early */
+		struct flight f = a->fly[0];
+		memmove(a->fly, a->fly + 1, sizeof(a->fly[0]) * (FLYQ - 1));
+		a->nfly--;
+		deliver_now(a, f.delivery, f.vector, f.level, f.trig_level);
+	}
+	a->fly[a->nfly++] = (struct flight){ at, (uint8_t)delivery, (uint8_t)vec, level, trig_level };
+	if (at < a->fly_min)
+		a->fly_min = at;
+}
+
+/* accept the messages whose time has come, in the order they were sent */
+static void fly_run(struct lapic *a, uint64_t t)
+{
+	int n = 0;
+	for (int k = 0; k < a->nfly; k++) {
+		struct flight f = a->fly[k];
+		if (f.at <= t)
+			deliver_now(a, f.delivery, f.vector, f.level, f.trig_level);
+		else
+			a->fly[n++] = f;
+	}
+	a->nfly = n;
+	fly_recompute(a);
+}
+
+/* ---- destinations (SDM 11.6.2) -------------------------------------------- */
+
+/*
+ * Message formats: `wide` = 32-bit x2APIC destination (from an x2APIC
+ * sender or an MSI with the high address bits), else an 8-bit xAPIC
+ * destination in which 0xff is the broadcast address.
+ */
+static bool match_logical(const struct lapic *a, uint32_t dest, bool wide)
+{
+	uint32_t ldr = rd(a, APIC_LDR);
+	if (x2apic(a)) {
+		if (wide) {
+			if (dest == 0xffffffff)
+				return true;
+			return (dest >> 16) == (ldr >> 16) && (dest & ldr & 0xffff);
+		}
+		dest &= 0xff;
+		if (dest == 0xff)
+			return true;
+		return (ldr >> 16) == 0 && (dest & ldr & 0xff);
+	}
+	ldr >>= 24;
 	dest &= 0xff;
 	if (dest == 0xff)
 		return true;
 	if ((rd(a, APIC_DFR) >> 28) == 0xf)
-		return (ldr & dest) != 0;			/* flat */
+		return (ldr & dest) != 0;				/* flat */
 	return (ldr >> 4) == (dest >> 4) && (ldr & dest & 0xf);	/* cluster */
 }
 
-static bool match_phys(const struct lapic *a, uint32_t dest)
+static bool match_phys(const struct lapic *a, uint32_t dest, bool wide)
 {
-	if (x2apic(a))
+	if (wide && x2apic(a))
 		return dest == 0xffffffff || dest == apic_id(a);
 	dest &= 0xff;
-	return dest == 0xff || dest == apic_id(a);
+	return dest == 0xff || dest == (apic_id(a) & (x2apic(a) ? 0xffffffffu : 0xff));
 }
 
-void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
-		int shorthand, int delivery, int vec, bool level, bool trig_level)
+/*
+ * Lowest-priority arbitration (SDM 11.6.2.4): the focus processor (the
+ * vector already in its IRR or ISR) if focus checking is on, else the
+ * lowest arbitration priority; ties go to the lowest APIC ID.
+ */
+static struct cpu *arbitrate(struct cpu **cand, int n, int vec)
 {
-	struct cpu *lowest = NULL;
-	uint32_t lowest_ppr = 0x100;
+	struct cpu *best = NULL;
+	uint32_t best_pri = 0x100, best_id = 0;
+	for (int k = 0; k < n; k++) {
+		struct lapic *a = cand[k]->apic;
+		if (!(rd(a, APIC_SPIV) & SPIV_FOCUS_OFF) &&
+		    (bit_get(a, APIC_IRR, vec) || bit_get(a, APIC_ISR, vec)))
+			return cand[k];
+	}
+	for (int k = 0; k < n; k++) {
+		struct lapic *a = cand[k]->apic;
+		uint32_t pri = calc_apr(a) & 0xf0, id = apic_id(a);
+		if (!best || pri < best_pri || (pri == best_pri && id < best_id)) {
+			best = cand[k];
+			best_pri = pri;
+			best_id = id;
+		}
+	}
+	return best;
+}
+
+static void send_msg(struct vm *vm, struct cpu *src, uint64_t at, uint32_t dest, bool wide,
+		     bool logical, int shorthand, int delivery, int vec, bool level,
+		     bool trig_level)
+{
+	struct cpu *cand[VM_MAX_VCPUS];
+	int n = 0;
 
 	for (int k = 0; k < vm->nvcpus; k++) {
 		struct cpu *t = vm->vcpu[k];
-		if (!t)
+		if (!t || !hw_enabled(t->apic))
 			continue;
-		struct lapic *a = t->apic;
 		bool m;
 		switch (shorthand) {
 		case 1: m = t == src; break;
 		case 2: m = true; break;
 		case 3: m = t != src; break;
 		default:
-			if (!hw_enabled(a))
-				m = false;
-			else
-				m = logical ? match_logical(a, dest) : match_phys(a, dest);
+			m = logical ? match_logical(t->apic, dest, wide) :
+				      match_phys(t->apic, dest, wide);
 			break;
 		}
 		if (!m)
 			continue;
-		if (delivery == 1 && shorthand == 0) {
-			/* lowest priority: the lowest PPR wins, ties to the lowest ID */
-			update_ppr(a);
-			uint32_t ppr = rd(a, APIC_PPR);
-			if (sw_enabled(a) && ppr < lowest_ppr) {
-				lowest_ppr = ppr;
-				lowest = t;
-			}
+		if (delivery == DM_LOWEST) {
+			if (sw_enabled(t->apic))
+				cand[n++] = t;
 			continue;
 		}
-		deliver_to(t, delivery, vec, level, trig_level);
+		deliver_at(t->apic, at, delivery, vec, level, trig_level);
 	}
-	if (lowest)
-		deliver_to(lowest, 1, vec, level, trig_level);
+	if (n) {
+		struct cpu *t = arbitrate(cand, n, vec);
+		deliver_at(t->apic, at, DM_LOWEST, vec, level, trig_level);
+	}
 }
 
+void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
+		int shorthand, int delivery, int vec, bool level, bool trig_level)
+{
+	uint64_t at = src ? now(src->apic) : vm->now;
+	bool wide = src && x2apic(src->apic);
+	send_msg(vm, src, at, dest, wide, logical, shorthand, delivery, vec, level, trig_level);
+}
+
+/*
+ * An MSI (PCI, IOAPIC through the VMM): address bits 19:12 destination,
+ * bit 2 destination mode; with KVM's x2APIC API the high address word
+ * holds destination bits 31:8.  Data: vector, delivery mode, level,
+ * trigger mode (SDM 11.11).  It arrives at the time of the VMM action,
+ * the clock of the vCPU whose exit the VMM is handling.
+ */
 void lapic_msi(struct vm *vm, uint64_t addr, uint32_t data)
 {
-	uint32_t dest = (uint32_t)((addr >> 12) & 0xff) | (uint32_t)((addr >> 32) & 0xffffff00);
+	uint32_t hi = (uint32_t)(addr >> 32) & 0xffffff00;
+	uint32_t dest = (uint32_t)((addr >> 12) & 0xff) | hi;
 	bool logical = addr & 4;
 	int delivery = (data >> 8) & 7;
-	lapic_send(vm, NULL, dest, logical, 0, delivery, data & 0xff, (data >> 14) & 1,
-		   (data >> 15) & 1);
+	send_msg(vm, NULL, vm->now, dest, hi != 0, logical, 0, delivery, data & 0xff,
+		 (data >> 14) & 1, (data >> 15) & 1);
 }
 
+/* ICR write (SDM 11.6.1) */
 static void send_icr(struct lapic *a, uint32_t lo, uint32_t hi)
 {
-	uint32_t dest = x2apic(a) ? hi : hi >> 24;
 	int delivery = (lo >> 8) & 7;
-	lapic_send(a->c->vm, a->c, dest, (lo >> 11) & 1, (lo >> 18) & 3, delivery,
-		   lo & 0xff, (lo >> 14) & 1, (lo >> 15) & 1);
+	int shorthand = (lo >> 18) & 3;
+	int vec = lo & 0xff;
+	if ((delivery == DM_FIXED || delivery == DM_LOWEST) && vec < 16) {
+		apic_error(a, ESR_SEND_ILLEGAL);
+		return;
+	}
+	uint32_t dest = x2apic(a) ? hi : hi >> 24;
+	send_msg(a->c->vm, a->c, now(a), dest, x2apic(a), (lo >> 11) & 1, shorthand, delivery,
+		 vec, (lo >> 14) & 1, (lo >> 15) & 1);
 }
 
 /* ---- timer (SDM 11.5.4) --------------------------------------------------- */
@@ -405,8 +603,7 @@ static void timer_start_count(struct lapic *a)
 {
 	uint32_t init = rd(a, APIC_TMICT);
 	uint64_t t = now(a);
-	a->start = t;
-	if (!init || timer_mode(a) == 2) {
+	if (!init || (timer_mode(a) != TIMER_ONESHOT && timer_mode(a) != TIMER_PERIODIC)) {
 		a->deadline = ~0ULL;
 		a->period = 0;
 		return;
@@ -418,7 +615,7 @@ static void timer_start_count(struct lapic *a)
 void lapic_tsc_deadline_written(struct cpu *c)
 {
 	struct lapic *a = c->apic;
-	if (timer_mode(a) != 2)
+	if (timer_mode(a) != TIMER_TSCDEADLINE)
 		return;
 	uint64_t v = c->msr.tsc_deadline;
 	if (!v) {
@@ -427,51 +624,81 @@ void lapic_tsc_deadline_written(struct cpu *c)
 	}
 	uint64_t clk = v - c->msr.tsc_offset;
 	uint64_t t = now(a);
-	/* a deadline in the past fires at once */
+	/* a deadline in the past fires at the next instruction boundary */
 	a->deadline = (int64_t)(clk - t) <= 0 ? t : clk;
 	c->brk |= BRK_EVENT;
 }
 
 uint64_t lapic_next_deadline(const struct cpu *c)
 {
-	return c->apic->deadline;
+	const struct lapic *a = c->apic;
+	return a->deadline < a->fly_min ? a->deadline : a->fly_min;
 }
 
 void lapic_timer_check(struct cpu *c)
 {
 	struct lapic *a = c->apic;
-	while (a->deadline != ~0ULL && c->clock >= a->deadline) {
-		uint32_t lvt = rd(a, APIC_LVTT);
-		if (!(lvt & LVT_MASKED))
-			accept_irq(a, lvt & 0xff, false);
-		switch (timer_mode(a)) {
-		case 1:
-			if (a->period)
-				a->deadline += a->period;
-			else
-				a->deadline = ~0ULL;
-			break;
-		case 2:
-			c->msr.tsc_deadline = 0;
+	uint64_t t = c->clock;
+	if (a->fly_min <= t)
+		fly_run(a, t);
+	if (a->deadline == ~0ULL || t < a->deadline)
+		return;
+	uint32_t lvt = rd(a, APIC_LVTT);
+	if (!(lvt & LVT_MASKED))
+		accept_irq(a, (int)(lvt & 0xff), false);
+	switch (timer_mode(a)) {
+	case TIMER_PERIODIC:
+		if (a->period) {
+			/* expiries missed while not running merge into one interrupt */
+			uint64_t n = (t - a->deadline) / a->period + 1;
+			a->deadline += n * a->period;
+		} else {
 			a->deadline = ~0ULL;
-			break;
-		default:
-			a->deadline = ~0ULL;
-			break;
 		}
+		break;
+	case TIMER_TSCDEADLINE:
+		c->msr.tsc_deadline = 0;
+		a->deadline = ~0ULL;
+		break;
+	default:
+		a->deadline = ~0ULL;
+		break;
 	}
 }
 
 static uint32_t current_count(const struct lapic *a)
 {
-	if (a->deadline == ~0ULL || timer_mode(a) == 2)
+	int mode = timer_mode(a);
+	if (a->deadline == ~0ULL || (mode != TIMER_ONESHOT && mode != TIMER_PERIODIC))
 		return 0;
 	uint64_t t = now(a);
-	if (t >= a->deadline)
-		return 0;
-	uint64_t left = a->deadline - t;
+	uint64_t left;
+	if (t >= a->deadline) {
+		if (mode != TIMER_PERIODIC || !a->period)
+			return 0;
+		/* expired, not yet processed: already counting the next period */
+		left = a->period - (t - a->deadline) % a->period;
+	} else {
+		left = a->deadline - t;
+	}
 	uint32_t d = divide(a);
 	return (uint32_t)((left + d - 1) / d);
+}
+
+/*
+ * The divide configuration changed: the counter keeps its value and
+ * counts at the new rate from now on.
+ */
+static void timer_rescale(struct lapic *a, uint32_t olddiv)
+{
+	uint32_t nd = divide(a);
+	if (nd == olddiv || a->deadline == ~0ULL ||
+	    (timer_mode(a) != TIMER_ONESHOT && timer_mode(a) != TIMER_PERIODIC))
+		return;
+	uint64_t t = now(a);
+	if (a->deadline > t)
+		a->deadline = t + (a->deadline - t) * nd / olddiv;
+	a->period = (uint64_t)rd(a, APIC_TMICT) * nd;
 }
 
 /* ---- register access ----------------------------------------------------- */
@@ -482,12 +709,15 @@ static void do_eoi(struct lapic *a)
 	if (v < 0)
 		return;
 	bit_set(a, APIC_ISR, v, false);
-	if (bit_get(a, APIC_TMR, v) && !(rd(a, APIC_SPIV) & (1u << 12))) {
+	/*
+	 * Level-triggered: broadcast the EOI to the IOAPIC (the VMM's, via
+	 * KVM_EXIT_IOAPIC_EOI), unless directed EOI suppresses it (11.8.5).
+	 */
+	if (bit_get(a, APIC_TMR, v) && !(rd(a, APIC_SPIV) & SPIV_EOI_SUPPRESS)) {
 		if (a->neoi < EOIQ)
 			a->eoiq[a->neoi++] = v;
 		if (a->c->eoi_exit_vector < 0)
 			a->c->eoi_exit_vector = lapic_take_eoi_exit(a->c);
-		a->c->brk |= BRK_EVENT;
 	}
 	update_ppr(a);
 	kick(a);
@@ -504,32 +734,49 @@ int lapic_take_eoi_exit(struct cpu *c)
 	return v;
 }
 
+/* registers present in xAPIC mode (SDM table 11-1) */
+static bool xapic_reg_exists(int off)
+{
+	switch (off) {
+	case APIC_ID: case APIC_VER: case APIC_TPR: case APIC_APR: case APIC_PPR:
+	case APIC_EOI: case APIC_RRR: case APIC_LDR: case APIC_DFR: case APIC_SPIV:
+	case APIC_ESR: case APIC_ICR: case APIC_ICR2: case APIC_TMICT: case APIC_TMCCT:
+	case APIC_TDCR:
+		return true;
+	}
+	if (off >= APIC_ISR && off < APIC_ESR)
+		return true;
+	return off >= APIC_LVTT && off <= APIC_LVTERR;
+}
+
 static uint32_t reg_read(struct lapic *a, int off)
 {
 	switch (off) {
 	case APIC_PPR:
-		update_ppr(a);
-		return rd(a, APIC_PPR);
+		return calc_ppr(a);
+	case APIC_APR:
+		return calc_apr(a);
 	case APIC_TMCCT:
 		return current_count(a);
-	case APIC_ICR:
-		return rd(a, APIC_ICR) & ~(1u << 12);
+	case APIC_EOI: case APIC_RRR:
+		return 0;
 	default:
 		return rd(a, off);
 	}
 }
 
-static uint32_t lvt_mask_bits(int off)
+static uint32_t lvt_mask_bits(const struct lapic *a, int off)
 {
 	switch (off) {
-	case APIC_LVTT: return 0x000710ff;
+	case APIC_LVTT:
+		return HAS(a->c, FEAT_TSC_DEADLINE) ? 0x000700ff : 0x000300ff;
 	case APIC_LVT0: case APIC_LVT1: return 0x0001a7ff;
 	case APIC_LVTERR: return 0x000100ff;
-	default: return 0x000107ff;
+	default: return 0x000107ff;	/* thermal, performance */
 	}
 }
 
-/* returns false if the register does not exist / is read-only (x2APIC #GP) */
+/* false: the register is read-only or absent (#GP in x2APIC mode) */
 static bool reg_write(struct lapic *a, int off, uint32_t v)
 {
 	struct cpu *c = a->c;
@@ -557,22 +804,24 @@ static bool reg_write(struct lapic *a, int off, uint32_t v)
 			return false;
 		wr(a, APIC_DFR, v | 0x0fffffff);
 		return true;
-	case APIC_SPIV:
-		wr(a, APIC_SPIV, v & 0x13ff);
+	case APIC_SPIV: {
+		uint32_t m = 0x3ff | ((APIC_VERSION & (1u << 24)) ? SPIV_EOI_SUPPRESS : 0);
+		wr(a, APIC_SPIV, v & m);
 		if (!(v & SPIV_EN)) {
+			/* 11.4.7.2: software disable masks every LVT entry */
 			for (int o = APIC_LVTT; o <= APIC_LVTERR; o += 0x10)
 				wr(a, o, rd(a, o) | LVT_MASKED);
-			wr(a, APIC_LVT_CMCI, rd(a, APIC_LVT_CMCI) | LVT_MASKED);
 		}
 		kick(a);
 		return true;
+	}
 	case APIC_ESR:
-		if (x2apic(a) && v)
-			return false;
-		wr(a, APIC_ESR, 0);
+		/* a write makes the errors since the last write visible (11.5.3) */
+		wr(a, APIC_ESR, a->esr_pending);
+		a->esr_pending = 0;
 		return true;
 	case APIC_ICR:
-		wr(a, APIC_ICR, v & ~(1u << 12));
+		wr(a, APIC_ICR, v & 0x000ccfff);
 		send_icr(a, v, rd(a, APIC_ICR2));
 		return true;
 	case APIC_ICR2:
@@ -581,165 +830,189 @@ static bool reg_write(struct lapic *a, int off, uint32_t v)
 		wr(a, APIC_ICR2, v & 0xff000000);
 		return true;
 	case APIC_LVTT: {
-		uint32_t m = lvt_mask_bits(off);
-		if (!HAS(c, FEAT_TSC_DEADLINE))
-			m &= ~0x40000u;
-		uint32_t oldmode = timer_mode(a);
+		int oldmode = timer_mode(a);
 		if (!sw_enabled(a))
 			v |= LVT_MASKED;
-		wr(a, off, v & m);
-		if (oldmode != (uint32_t)timer_mode(a)) {
+		wr(a, off, v & lvt_mask_bits(a, off));
+		/*
+		 * 11.5.4.1: a transition to or from TSC-deadline mode disarms the
+		 * timer; one-shot <-> periodic keeps counting.
+		 */
+		int mode = timer_mode(a);
+		if (oldmode != mode &&
+		    (oldmode == TIMER_TSCDEADLINE || mode == TIMER_TSCDEADLINE)) {
 			a->deadline = ~0ULL;
+			a->period = 0;
 			wr(a, APIC_TMICT, 0);
 			c->msr.tsc_deadline = 0;
 		}
+		if (mode == 3)
+			a->deadline = ~0ULL;	/* reserved mode: the timer does not run */
+		kick(a);
 		return true;
 	}
-	case APIC_LVT_CMCI: case APIC_LVTTHMR: case APIC_LVTPC:
-	case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
+	case APIC_LVTTHMR: case APIC_LVTPC: case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
 		if (!sw_enabled(a))
 			v |= LVT_MASKED;
-		wr(a, off, v & lvt_mask_bits(off));
+		/* delivery status and remote IRR are read-only (always 0 here) */
+		wr(a, off, v & lvt_mask_bits(a, off));
 		kick(a);
 		return true;
 	case APIC_TMICT:
-		if (timer_mode(a) == 2)
+		if (timer_mode(a) == TIMER_TSCDEADLINE)
 			return true;	/* ignored in TSC-deadline mode */
 		wr(a, APIC_TMICT, v);
 		timer_start_count(a);
 		kick(a);
 		return true;
-	case APIC_TDCR:
+	case APIC_TDCR: {
+		uint32_t olddiv = divide(a);
 		wr(a, APIC_TDCR, v & 0xb);
+		timer_rescale(a, olddiv);
+		kick(a);
 		return true;
+	}
 	case APIC_SELF_IPI:
 		if (!x2apic(a))
 			return true;
-		accept_irq(a, v & 0xff, false);
+		accept_irq(a, (int)(v & 0xff), false);
 		return true;
 	default:
 		/* read-only or reserved */
-		return !x2apic(a);
+		return false;
 	}
 }
 
+/*
+ * xAPIC MMIO (SDM 11.4.1): registers are 32 bits wide on 16-byte
+ * boundaries.  Reads of other sizes/offsets return the covered bytes of
+ * the register; writes other than aligned 32-bit ones are dropped (as
+ * KVM).  Unimplemented registers read 0 and log "illegal register address".
+ */
 uint64_t lapic_mmio_access(struct cpu *c, uint32_t off, int size, bool write, uint64_t v)
 {
 	struct lapic *a = c->apic;
-	uint32_t reg = off & 0xff0;
-	if (write) {
-		if (reg == APIC_SELF_IPI)
-			return 0;	/* x2APIC only */
-		reg_write(a, (int)reg, (uint32_t)v);
+	int reg = (int)(off & 0xff0);
+	if (!xapic_reg_exists(reg)) {
+		apic_error(a, ESR_ILLEGAL_REG);
 		return 0;
 	}
-	uint32_t val = reg_read(a, (int)reg);
-	uint32_t sh = (off & 0xf);
+	if (write) {
+		/* writes to read-only registers are ignored */
+		if (!(off & 0xf) && size == 4)
+			reg_write(a, reg, (uint32_t)v);
+		return 0;
+	}
+	uint32_t val = reg_read(a, reg);
+	uint32_t sh = off & 0xf;
 	if (sh >= 4)
 		return 0;
-	return (val >> (sh * 8)) & sz_mask(size > 4 ? 4 : size);
+	uint64_t r = (uint64_t)val >> (sh * 8);
+	return size >= 8 ? r : r & sz_mask(size);
 }
 
+/* x2APIC MSRs 0x800..0x8ff (SDM 11.12.1, table 11-6) */
 bool lapic_msr_read(struct cpu *c, uint32_t msr, uint64_t *v)
 {
 	struct lapic *a = c->apic;
-	if (!x2apic(a))
+	if (!x2apic(a) || msr < 0x800 || msr > 0x8ff)
 		return false;
 	int off = (int)(msr - 0x800) << 4;
 	switch (off) {
-	case APIC_EOI: case APIC_SELF_IPI: case APIC_DFR: case APIC_ICR2: case APIC_APR:
-	case APIC_RRR:
-		return false;
+	case APIC_ID: case APIC_VER: case APIC_TPR: case APIC_PPR: case APIC_LDR:
+	case APIC_SPIV: case APIC_ESR: case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC:
+	case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR: case APIC_TMICT: case APIC_TMCCT:
+	case APIC_TDCR:
+		*v = reg_read(a, off);
+		return true;
 	case APIC_ICR:
-		*v = (uint64_t)reg_read(a, APIC_ICR) | ((uint64_t)rd(a, APIC_ICR2) << 32);
+		*v = (uint64_t)rd(a, APIC_ICR) | ((uint64_t)rd(a, APIC_ICR2) << 32);
 		return true;
 	}
-	if (off == APIC_ID || off == APIC_VER || off == APIC_TPR || off == APIC_PPR ||
-	    off == APIC_LDR || off == APIC_SPIV || (off >= APIC_ISR && off < APIC_ESR + 0x10) ||
-	    off == APIC_LVT_CMCI || (off >= APIC_LVTT && off <= APIC_TMCCT) || off == APIC_TDCR) {
+	if (off >= APIC_ISR && off < APIC_ESR) {
 		*v = reg_read(a, off);
 		return true;
 	}
-	return false;
+	return false;	/* EOI, SELF IPI (write-only), DFR, ICR2, APR, RRD, absent */
 }
 
 bool lapic_msr_write(struct cpu *c, uint32_t msr, uint64_t v)
 {
 	struct lapic *a = c->apic;
-	if (!x2apic(a))
+	if (!x2apic(a) || msr < 0x800 || msr > 0x8ff)
 		return false;
 	int off = (int)(msr - 0x800) << 4;
+	uint64_t rsv;
 	switch (off) {
 	case APIC_ICR:
-		if (v & 0xfff32000ULL)
+		/* one 64-bit register: destination in bits 63:32 */
+		if (v & 0xfff33000ULL)
 			return false;
 		wr(a, APIC_ICR2, (uint32_t)(v >> 32));
 		wr(a, APIC_ICR, (uint32_t)v);
 		send_icr(a, (uint32_t)v, (uint32_t)(v >> 32));
 		return true;
-	case APIC_EOI:
-		if (v)
-			return false;
-		do_eoi(a);
-		return true;
-	case APIC_SELF_IPI:
-		if (v & ~0xffULL)
-			return false;
-		accept_irq(a, (int)(v & 0xff), false);
-		return true;
-	case APIC_TPR:
-		if (v & ~0xffULL)
-			return false;
+	case APIC_EOI: case APIC_ESR: rsv = ~0ULL; break;
+	case APIC_SELF_IPI: case APIC_TPR: rsv = ~0xffULL; break;
+	case APIC_SPIV: rsv = ~(uint64_t)(0x3ff | ((APIC_VERSION & (1u << 24)) ? SPIV_EOI_SUPPRESS : 0)); break;
+	case APIC_TDCR: rsv = ~0xbULL; break;
+	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC: case APIC_LVT0: case APIC_LVT1:
+	case APIC_LVTERR:
+		rsv = ~(uint64_t)(lvt_mask_bits(a, off) | (1u << 12) | (1u << 14));
 		break;
-	case APIC_SPIV:
-		if (v & ~0x13ffULL)
-			return false;
-		break;
-	case APIC_TDCR:
-		if (v & ~0xbULL)
-			return false;
-		break;
-	case APIC_ESR:
-		if (v)
-			return false;
-		break;
-	case APIC_LVTT: case APIC_LVT_CMCI: case APIC_LVTTHMR: case APIC_LVTPC:
-	case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
-		if (v >> 32)
-			return false;
-		break;
-	case APIC_TMICT:
-		if (v >> 32)
-			return false;
-		break;
+	case APIC_TMICT: rsv = ~0xffffffffULL; break;
 	default:
-		return false;	/* read-only or nonexistent */
+		return false;	/* read-only or absent */
 	}
+	if (v & rsv)
+		return false;
 	return reg_write(a, off, (uint32_t)v);
 }
 
+/* ---- KVM_GET/SET_LAPIC ---------------------------------------------------- */
+
+/*
+ * The register page as KVM reports it without KVM_CAP_X2APIC_API: the
+ * x2APIC ID is shown in the xAPIC position (bits 31:24).
+ */
 void lapic_get_state(const struct cpu *c, struct kvm_lapic_state *s)
 {
 	const struct lapic *a = c->apic;
+	uint32_t v;
 	memcpy(s->regs, a->r, sizeof(s->regs));
-	uint32_t cc = current_count(a);
-	memcpy(s->regs + APIC_TMCCT, &cc, 4);
+	v = current_count(a);
+	memcpy(s->regs + APIC_TMCCT, &v, 4);
+	v = calc_ppr(a);
+	memcpy(s->regs + APIC_PPR, &v, 4);
+	if (x2apic(a)) {
+		v = rd(a, APIC_ID) << 24;
+		memcpy(s->regs + APIC_ID, &v, 4);
+	}
 }
 
 int lapic_set_state(struct cpu *c, const struct kvm_lapic_state *s)
 {
 	struct lapic *a = c->apic;
 	memcpy(a->r, s->regs, sizeof(a->r));
+	if (x2apic(a))
+		x2apic_id_regs(a, (uint32_t)c->id);
+	wr(a, APIC_VER, APIC_VERSION);
 	update_ppr(a);
+	a->nfly = 0;
+	a->fly_min = ~0ULL;
+	a->neoi = 0;
 	/* the timer continues from the saved current count */
 	uint32_t cc;
 	memcpy(&cc, s->regs + APIC_TMCCT, 4);
-	if (timer_mode(a) != 2 && cc) {
-		uint64_t t = now(a);
-		a->deadline = t + (uint64_t)cc * divide(a);
+	int mode = timer_mode(a);
+	if (mode == TIMER_TSCDEADLINE) {
+		lapic_tsc_deadline_written(c);
+	} else if (cc && (mode == TIMER_ONESHOT || mode == TIMER_PERIODIC)) {
+		a->deadline = now(a) + (uint64_t)cc * divide(a);
 		a->period = (uint64_t)rd(a, APIC_TMICT) * divide(a);
-	} else if (timer_mode(a) != 2) {
+	} else {
 		a->deadline = ~0ULL;
+		a->period = 0;
 	}
 	c->brk |= BRK_EVENT;
 	return 0;

@@ -49,7 +49,10 @@ void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
 /* an interrupt from an MSI address/data pair */
 void lapic_msi(struct vm *vm, uint64_t addr, uint32_t data);
 
-/* timer: next deadline on the vCPU clock, ~0 if none; run expired timers */
+/*
+ * Local events: the next timer expiry or in-flight message on the vCPU
+ * clock (~0 if none); lapic_timer_check runs the ones that are due.
+ */
 uint64_t lapic_next_deadline(const struct cpu *c);
 void lapic_timer_check(struct cpu *c);
 
@@ -66,5 +69,11 @@ void lapic_set_timer(struct cpu *c, uint64_t deadline, uint64_t period);
 /* a level-triggered vector was EOIed: the VMM's IOAPIC must know */
 #define LAPIC_EOI_NONE -1
 int lapic_take_eoi_exit(struct cpu *c);
+
+/* wait states (smp.c) */
+void cpu_monitor(struct cpu *c, uint64_t gpa);
+void cpu_mwait(struct cpu *c, bool brk);
+void cpu_mwait_check(struct cpu *c);
+uint64_t cpu_next_event(struct cpu *c);
 
 #endif
