@@ -279,7 +279,7 @@ static int emu_set_budget_until(struct nv_vcpu *v, uint64_t n)
 
 static int emu_next_deadline(struct nv_vcpu *v, uint64_t *n)
 {
-	*n = lapic_next_deadline(CPU(v));
+	*n = cpu_next_event(CPU(v));
 	return 0;
 }
 

@@ -276,11 +276,14 @@ void cpu_destroy(struct cpu *c)
 	free(c);
 }
 
-/* ---- INIT / SIPI (SDM 10.4, 11.6.1) ---------------------------------------- */
+/* ---- INIT / SIPI (SDM 9.4, 11.6.1), MWAIT wake-up ----------------------------- */
 
 static void handle_init_sipi(struct cpu *c)
 {
+	if (c->mwait_wait)
+		cpu_mwait_check(c);
 	if (c->init_pending) {
+		c->mwait_wait = false;
 		c->init_pending = false;
 		c->sipi_pending = false;
 		cpu_reset(c, true);
@@ -439,11 +442,13 @@ int cpu_run(struct cpu *c)
 			goto out;
 		}
 		c->brk = 0;
-		if (c->init_pending || c->sipi_pending || c->mp_state == KVM_MP_STATE_SIPI_RECEIVED)
-			handle_init_sipi(c);
-		c->stop_at = next_stop(c);
+		/* local APIC events first: they may be an INIT or a SIPI */
 		if (c->clock >= lapic_next_deadline(c))
 			lapic_timer_check(c);
+		if (c->init_pending || c->sipi_pending || c->mwait_wait ||
+		    c->mp_state == KVM_MP_STATE_SIPI_RECEIVED)
+			handle_init_sipi(c);
+		c->stop_at = next_stop(c);
 		if (c->eoi_exit_vector >= 0) {
 			run->exit_reason = KVM_EXIT_IOAPIC_EOI;
 			run->eoi.vector = (uint8_t)c->eoi_exit_vector;
@@ -468,7 +473,7 @@ int cpu_run(struct cpu *c)
 				continue;
 		}
 		if (run->request_interrupt_window && (c->rflags & F_IF) && !c->evt.shadow &&
-		    !c->extint_pending && !vcpu_waiting(c)) {
+		    !c->extint_pending && !vcpu_waiting(c) && lapic_accept_pic(c)) {
 			run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
 			ret = 0;
 			goto out;
@@ -529,8 +534,10 @@ int cpu_run(struct cpu *c)
 	}
 out:
 	run->if_flag = !!(c->rflags & F_IF);
+	/* KVM: the PIC's ExtINT can be injected only if LINT0 takes it */
 	run->ready_for_interrupt_injection = (c->rflags & F_IF) && !c->evt.shadow &&
-					     !c->extint_pending;
+					     !c->extint_pending && lapic_accept_pic(c);
+	c->vm->now = c->clock;
 	run->cr8 = lapic_get_cr8(c);
 	run->apic_base = lapic_get_base(c);
 	run->flags = c->guest_mode ? KVM_RUN_X86_GUEST_MODE : 0;

@@ -602,20 +602,21 @@ H(h_grp7)
 		}
 	}
 	switch (i->modrm) {
-	case 0xc8:		/* MONITOR */
-		if (!HAS(c, FEAT_MONITOR))
+	case 0xc8: {		/* MONITOR: arm monitoring of the line at DS:rAX */
+		if (!HAS(c, FEAT_MONITOR) || c->cpl || (c->rflags & F_VM))
 			cpu_ud(c);
-		need_cpl0(c);
-		c->monitor_addr = (c->gpr[R_AX] + c->seg_ebase[i->seg]) & c->lin_mask;
-		c->mwait_armed = true;
+		if ((uint32_t)c->gpr[R_CX])
+			cpu_gp0(c);	/* no extensions */
+		uint64_t lin = seg_lin(c, i->seg, ea_mask(c->gpr[R_AX], i->asz), 1, ACC_R);
+		cpu_monitor(c, mmu_lin_to_gpa(c, lin, ACC_R));
 		return;
-	case 0xc9:		/* MWAIT: wakes on an event; implemented as a hint */
-		if (!HAS(c, FEAT_MONITOR))
+	}
+	case 0xc9:		/* MWAIT (smp.c); ECX[0]: interrupt break events */
+		if (!HAS(c, FEAT_MONITOR) || c->cpl)
 			cpu_ud(c);
-		need_cpl0(c);
-		if (c->gpr[R_CX] & ~1ULL)
+		if ((uint32_t)c->gpr[R_CX] & ~1u)
 			cpu_gp0(c);
-		c->mwait_armed = false;
+		cpu_mwait(c, c->gpr[R_CX] & 1);
 		return;
 	case 0xca: case 0xcb:	/* CLAC / STAC */
 		if (!HAS(c, FEAT_SMAP) || c->cpl > 0)
