@@ -2,7 +2,7 @@
 /*
  * Small platform ports: isa-debug-exit, the Bochs/APM shutdown port
  * 0x8900, the POST port 0x80, port 0x92 (fast A20 / reset), the keyboard
- * controller reset (0x64 <- 0xfe), reset control 0xcf9, and port 0x61.
+ * controller reset (0x64 <- 0xfe) and the reset control register 0xcf9.
  */
 #include <string.h>
 
@@ -49,7 +49,6 @@ static uint32_t misc_read(void *opaque, uint16_t port, int size)
 	(void)size;
 	switch (port) {
 	case 0x92: return m->dev->port92 | 2;	/* A20 is always on */
-	case 0x61: return m->dev->port61;
 	case 0x64: return 0x1c;			/* keyboard controller: idle */
 	case 0xcf9: return 0;
 	default: return 0xffffffff;
@@ -65,9 +64,6 @@ static void misc_write(void *opaque, uint16_t port, int size, uint32_t v)
 		m->dev->port92 = (uint8_t)(v & ~1u);
 		if (v & 1)
 			machine_request_reset(m);
-		break;
-	case 0x61:
-		m->dev->port61 = (uint8_t)(v & 0x0f);
 		break;
 	case 0x64:
 		if ((v & 0xff) == 0xfe)
@@ -90,7 +86,6 @@ void dev_misc_init(struct machine *m)
 	machine_register_pio(m, 0x8900, 1, m, NULL, shutdown_write);
 	machine_register_pio(m, 0x80, 1, m, NULL, NULL);
 	machine_register_pio(m, 0x92, 1, m, misc_read, misc_write);
-	machine_register_pio(m, 0x61, 1, m, misc_read, misc_write);
 	machine_register_pio(m, 0x64, 1, m, misc_read, misc_write);
 	machine_register_pio(m, 0xcf9, 1, m, misc_read, misc_write);
 }

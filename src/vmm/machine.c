@@ -66,9 +66,19 @@ int machine_timer_new(struct machine *m, timer_fn fn, void *opaque)
 void machine_timer_mod(struct machine *m, int t, uint64_t deadline)
 {
 	m->timers[t].deadline = deadline;
-	/* a deadline inside the running slice cuts it short for the others */
-	if (deadline < m->slice_end)
-		m->slice_end = deadline > m->clock ? deadline : m->clock;
+	/*
+	 * A deadline inside the running slice cuts it short, as long as no
+	 * vCPU has finished the slice yet (vCPU 0 is running, or none is):
+	 * every vCPU must end the slice at the same virtual time.  Otherwise
+	 * the timer fires at the end of this slice.
+	 */
+	if (deadline >= m->slice_end || m->cur_cpu > 0)
+		return;
+	uint64_t now = machine_now(m);
+	uint64_t end = deadline > m->clock ? deadline : m->clock;
+	if (m->cur_cpu == 0 && end < now)
+		end = now;
+	m->slice_end = end;
 }
 
 static uint64_t next_timer(const struct machine *m)
@@ -303,6 +313,7 @@ static bool run_vcpu_slice(struct machine *m, int k)
 	m->cur_cpu = k;
 	for (;;) {
 		dev_pre_run(m, k);
+		nv_set_budget_until(v, m->slice_end);
 		int r = nv_run(v);
 		if (r == -EINTR)
 			return true;
@@ -381,8 +392,6 @@ int machine_run(struct machine *m)
 				if (e != ~0ULL && e > m->slice_end)
 					m->slice_end = e;
 			}
-			for (int k = 0; k < m->ncpus; k++)
-				nv_set_budget_until(m->vcpu[k], m->slice_end);
 			m->cur_cpu = 0;
 		}
 		while (m->cur_cpu < m->ncpus) {
