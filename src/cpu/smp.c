@@ -6,10 +6,12 @@
  *
  * The monitored range is one 64-byte line (CPUID.05H reports 64 as both
  * the smallest and the largest line size).  A store to it is detected by
- * comparing the line with the copy taken at MONITOR time: a store that
- * leaves the bytes unchanged is not seen, and a waiting vCPU notices a
- * store by another vCPU when it next runs (at the latest one scheduler
- * slice later) - both deterministic.
+ * comparing the line with the copy taken at MONITOR time, so a store that
+ * leaves the bytes unchanged is not seen.  A waiting vCPU notices a store
+ * by another vCPU or the VMM when it runs; since it cannot know when in
+ * the current slice the store happened, it resumes at the end of that
+ * slice, never before the store in virtual time (deterministic, at most
+ * two scheduler slices late).
  */
 #include "cpu.h"
 #include "lapic.h"
@@ -60,11 +62,14 @@ void cpu_mwait(struct cpu *c, bool brk)
 	c->mwait_break = brk;
 }
 
+static bool intr_break(struct cpu *c)
+{
+	return c->mwait_break && !(c->rflags & F_IF) && evt_intr_pending(c);
+}
+
 static bool mwait_would_wake(struct cpu *c)
 {
-	if (monitor_triggered(c))
-		return true;
-	return c->mwait_break && !(c->rflags & F_IF) && evt_intr_pending(c);
+	return monitor_triggered(c) || intr_break(c);
 }
 
 /*
@@ -78,7 +83,11 @@ void cpu_mwait_check(struct cpu *c)
 		c->mwait_wait = false;
 		return;
 	}
-	if (mwait_would_wake(c)) {
+	bool brk = intr_break(c);
+	if (brk || monitor_triggered(c)) {
+		/* a store: resume no earlier than the end of this slice (see top) */
+		if (!brk && c->budget_end != ~0ULL && c->clock < c->budget_end)
+			c->clock = c->budget_end;
 		c->halted = false;
 		c->mwait_wait = false;
 		c->mwait_armed = false;

@@ -26,7 +26,7 @@
 #define RE_MASKED (1ULL << 16)
 /* writable: vector, delivery mode, destination mode, polarity, trigger, mask, destination */
 #define RE_WRITABLE (0xffULL | (7ULL << 8) | (1ULL << 11) | RE_POLARITY | RE_LEVEL | RE_MASKED | \
-		     (0xffffULL << 48))
+		     (0xffULL << 56))
 
 static struct ioapic *io(struct machine *m)
 {

@@ -285,7 +285,8 @@ static void elcr_write(void *opaque, uint16_t port, int size, uint32_t v)
  * The state firmware (SeaBIOS) leaves: master vectors 0x08-0x0f, slave
  * 0x70-0x77, cascade on IR2, 8086 mode; every line masked except the
  * cascade (images unmask what they use; there is no BIOS to serve the
- * timer tick).  PCI interrupt lines 5, 9, 10, 11 level-triggered.
+ * timer tick).  The SCI (9) and the PCI interrupt lines (10, 11) are
+ * level-triggered.
  */
 void dev_pic_reset(struct machine *m)
 {
@@ -301,8 +302,8 @@ void dev_pic_reset(struct machine *m)
 	p[0].icw4 = p[1].icw4 = 0x01;
 	p[0].imr = 0xfb;
 	p[1].imr = 0xff;
-	p[0].elcr = 0x20 & p[0].elcr_mask;
-	p[1].elcr = 0x0e & p[1].elcr_mask;
+	p[0].elcr = 0;
+	p[1].elcr = 0x0e;
 }
 
 void dev_pic_init(struct machine *m)

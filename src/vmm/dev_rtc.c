@@ -237,11 +237,12 @@ static void update_irq(struct machine *m)
 	int64_t now = (int64_t)machine_now(m);
 	update_flags(r, now);
 	bool on = irqf(r);
-	bool was = r->regc & C_IRQF;
 	if (on)
 		r->regc |= C_IRQF;
-	if (on != was)
+	if (on != r->irq) {
+		r->irq = on;
 		machine_set_irq(m, 8, on);
+	}
 	uint64_t next = ~0ULL;
 	uint8_t b = r->cmos[R_B];
 	if (!on && divider_on(r)) {

@@ -87,6 +87,7 @@ struct rtc {
 	int64_t base_sec;	/* RTC time (seconds since 1970) at base_ns */
 	int64_t flags_ns;	/* register C holds the events up to this time */
 	uint8_t regc;		/* IRQF/PF/AF/UF latched (events before flags_ns) */
+	bool irq;		/* IRQ 8 line level */
 	int timer;
 };
 
