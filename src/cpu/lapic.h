@@ -75,5 +75,6 @@ void cpu_monitor(struct cpu *c, uint64_t gpa);
 void cpu_mwait(struct cpu *c, bool brk);
 void cpu_mwait_check(struct cpu *c);
 uint64_t cpu_next_event(struct cpu *c);
+void cpu_pause(struct cpu *c);
 
 #endif

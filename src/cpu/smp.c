@@ -2,7 +2,8 @@
 /*
  * Wait states of a vCPU and the events that end them: HLT (SDM Vol. 2A
  * HLT), MONITOR/MWAIT (Vol. 2B; Vol. 3A 9.10.4 "MONITOR/MWAIT"), and the
- * wait-for-SIPI state of an application processor (Vol. 3A 9.4, 11.6.1).
+ * wait-for-SIPI state of an application processor (Vol. 3A 9.4, 11.6.1),
+ * and PAUSE as a spin-wait hint.
  *
  * The monitored range is one 64-byte line (CPUID.05H reports 64 as both
  * the smallest and the largest line size).  A store to it is detected by
@@ -118,4 +119,21 @@ uint64_t cpu_next_event(struct cpu *c)
 			return c->clock;
 	}
 	return lapic_next_deadline(c);
+}
+
+/*
+ * PAUSE (SDM Vol. 2B: a hint that the code is a spin-wait loop).  With
+ * several vCPUs the one spinning can only be released by another, which
+ * runs after it in the deterministic schedule: it gives up the rest of its
+ * slice (idles to its next local APIC event or the slice end), like KVM's
+ * pause-loop exiting.  Every PAUSE does so - no hidden heuristic state, so
+ * a run restored from a snapshot schedules the same.  A single vCPU never
+ * yields: there is nobody to wait for.
+ */
+void cpu_pause(struct cpu *c)
+{
+	if (c->vm->nvcpus > 1 && c->budget_end != ~0ULL) {
+		c->pause_yield = true;
+		c->brk |= BRK_EVENT;
+	}
 }
