@@ -522,6 +522,12 @@ int cpu_run(struct cpu *c)
 			}
 			c->rf_keep = false;
 		}
+		if (unlikely(c->pause_yield)) {
+			/* spin-wait hint in an SMP VM: idle to the next stop (smp.c) */
+			c->pause_yield = false;
+			if (c->stop_at != ~0ULL && c->clock < c->stop_at)
+				c->clock = c->stop_at;
+		}
 		if (c->io_nresp)
 			io_retire(c);
 		/* trap-like debug exceptions wait out a MOV SS shadow (§1.5) */

@@ -7,6 +7,7 @@
  */
 #include "cpu.h"
 #include "exec.h"
+#include "lapic.h"
 #include "mem.h"
 
 #define H(name) void name(struct cpu *c, const struct insn *i)
@@ -970,7 +971,7 @@ H(h_xlat)
 }
 
 H(h_nop) { (void)c; (void)i; }
-H(h_pause) { (void)c; (void)i; }
+H(h_pause) { (void)i; cpu_pause(c); }
 H(h_fence) { (void)c; (void)i; }
 
 H(h_nop_rm)
