@@ -6,6 +6,7 @@
  * little host time; virtual time stays causal and deterministic.
  */
 // nestvm-args: -smp 2
+// nestvm-timeout: 20
 #include "smp.h"
 
 #define ROUNDS 20000
