@@ -129,7 +129,7 @@ static void parse_smp(const char *s, struct config *c)
 		uint64_t v;
 		char *eq = strchr(tok, '=');
 		if (!eq) {
-			if (!parse_u64(tok, &v))
+			if (!parse_u64(tok, &v) || !v)
 				die("-smp: bad value '%s'", s);
 			cpus = v;
 			continue;
@@ -137,8 +137,11 @@ static void parse_smp(const char *s, struct config *c)
 		*eq = 0;
 		if (!parse_u64(eq + 1, &v))
 			die("-smp: bad value for '%s'", tok);
-		if (!strcmp(tok, "cpus"))
+		if (!strcmp(tok, "cpus")) {
+			if (!v)
+				die("-smp: cpus must be at least 1");
 			cpus = v;
+		}
 		else if (!strcmp(tok, "maxcpus"))
 			maxc = v;
 		else if (strcmp(tok, "sockets") && strcmp(tok, "cores") && strcmp(tok, "threads") &&

@@ -410,6 +410,7 @@ void *alloc_page(void)
 	return alloc_pages(1);
 }
 
+int main(int argc, char **argv);
 void guest_start(void);
 void guest_start(void)
 {

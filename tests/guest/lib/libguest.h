@@ -61,10 +61,13 @@ void abort(void) __attribute__((noreturn));
 
 /* ---- boot information ---- */
 extern uint32_t mb_magic, mb_info;
+/* state at the Multiboot entry point, recorded by boot.S */
+extern uint32_t entry_eflags, entry_cr0, entry_cr4, entry_efer;
+extern uint16_t entry_cs, entry_ds, entry_ss, entry_es;
+extern uint8_t entry_idtr[10], entry_gdtr[10];
 extern int g_argc;
 extern char *g_argv[32];
 const char *getenv(const char *name);	/* from -initrd NAME=value lines */
-int main(int argc, char **argv);
 
 /* ---- exceptions ---- */
 struct exc_frame {
