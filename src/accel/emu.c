@@ -843,7 +843,7 @@ static int emu_interrupt(struct nv_vcpu *v, const struct kvm_interrupt *irq)
 static int emu_nmi(struct nv_vcpu *v)
 {
 	struct cpu *c = CPU(v);
-	if (c->evt.nmi_pending < 2)
+	if (c->evt.nmi_pending < ((c->evt.nmi_masked || c->evt.nmi_injected) ? 1 : 2))
 		c->evt.nmi_pending++;
 	return 0;
 }

@@ -497,7 +497,13 @@ int cpu_run(struct cpu *c)
 			if (!(c->brk & BRK_REP)) {
 				if (!c->rf_keep)
 					c->rflags &= ~(uint64_t)F_RF;
-				if (tf && !c->sw_int)
+				/*
+				 * TF set when the instruction began: trap after it,
+				 * also after INT n (SDM 17.3.1.4: stepping INT n
+				 * enters the handler with a #DB before its first
+				 * instruction)
+				 */
+				if (tf)
 					c->evt.pending_dbg |= DR6_BS;
 			}
 			c->evt.shadow = old_shadow ? 0 : c->evt.shadow_next;

@@ -389,6 +389,10 @@ H(h_movs)
 				uint64_t sm = c->gpr[R_SI] & r.m, dm = c->gpr[R_DI] & r.m;
 				if (sm + n * sz > r.m || dm + n * sz > r.m)
 					n = 0;
+				/* the whole run must pass the segment checks */
+				if (!((c->seg_fast >> i->seg) & 1) || !((c->seg_fast_w >> S_ES) & 1) ||
+				    sm + n * sz > c->seg_elim[i->seg] || dm + n * sz > c->seg_elim[S_ES])
+					n = 0;
 				if (n > 1) {
 					uint8_t *s = (uint8_t *)(se->addend + sl);
 					uint8_t *d = (uint8_t *)(de->addend + dl);
@@ -404,7 +408,7 @@ H(h_movs)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					/* the last element of this round goes the normal way */
 				}
 			}
 		}
@@ -436,6 +440,9 @@ H(h_stos)
 				if (n > lim) n = lim;
 				if ((c->gpr[R_DI] & r.m) + n * sz > r.m)
 					n = 0;
+				if (!((c->seg_fast_w >> S_ES) & 1) ||
+				    (c->gpr[R_DI] & r.m) + n * sz > c->seg_elim[S_ES])
+					n = 0;
 				if (n > 1) {
 					uint8_t *d = (uint8_t *)(de->addend + dl);
 					if (sz == 1)
@@ -447,7 +454,6 @@ H(h_stos)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
 				}
 			}
 		}

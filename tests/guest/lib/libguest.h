@@ -79,6 +79,9 @@ struct exc_frame {
 typedef void (*exc_handler)(struct exc_frame *f);
 void set_handler(int vec, exc_handler h);
 void set_idt_entry(int vec, void *addr, int sel, int dpl, int type, int ist);
+/* the 16-byte IDT entry as two quadwords */
+void set_idt_raw(int vec, uint64_t lo, uint64_t hi);
+void get_idt_raw(int vec, uint64_t *lo, uint64_t *hi);
 extern uint8_t isr_table[];
 extern uint64_t gdt64[];
 struct tss64 {
@@ -98,7 +101,8 @@ extern struct tss64 tss;
  */
 struct exc_record {
 	int vector;		/* -1: none */
-	uint64_t error_code, rip, cr2, rflags, rsp;
+	uint64_t error_code, rip, cr2, rflags, rsp, cs, ss;
+	uint64_t dr6, dr7;	/* for #DB */
 	int count;
 };
 extern volatile uint64_t exc_fixup_rip;
