@@ -136,7 +136,8 @@ void cpu_set_cr3(struct cpu *c, uint64_t v)
 	mmu_flush(c);
 }
 
-static uint64_t cr4_valid_bits(const struct cpu *c)
+/* CR4 bits this CPU model implements; the others are reserved (#GP) */
+uint64_t cpu_cr4_valid_bits(const struct cpu *c)
 {
 	uint64_t m = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE |
 		     CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
@@ -155,7 +156,7 @@ static uint64_t cr4_valid_bits(const struct cpu *c)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t old = c->cr4;
-	if (v & ~cr4_valid_bits(c))
+	if (v & ~cpu_cr4_valid_bits(c))
 		cpu_gp0(c);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 		cpu_gp0(c);

@@ -661,6 +661,7 @@ void cpu_request_exit(struct cpu *c, uint32_t reason);
 void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr3(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
+uint64_t cpu_cr4_valid_bits(const struct cpu *c);
 void cpu_set_efer(struct cpu *c, uint64_t v);
 uint64_t cpu_tsc(struct cpu *c);
 void cpu_dump(struct cpu *c, FILE *f);
