@@ -171,10 +171,10 @@ static int emu_msr_list(struct nv_vm *nv, struct kvm_msr_list *l)
 
 static int cpuid_out(const struct cpu_model *m, struct kvm_cpuid2 *c)
 {
-	uint32_t n = c->nent;
-	c->nent = (uint32_t)m->nent;
-	if (n < (uint32_t)m->nent)
+	/* KVM_GET_CPUID2 / KVM_GET_SUPPORTED_CPUID leave nent alone on -E2BIG */
+	if (c->nent < (uint32_t)m->nent)
 		return -E2BIG;
+	c->nent = (uint32_t)m->nent;
 	for (int k = 0; k < m->nent; k++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[k];
 		memset(e, 0, sizeof(*e));
@@ -375,8 +375,12 @@ static void get_sregs_common(struct cpu *c, struct kvm_segment *segs,
 	crs[6] = lapic_get_base(c);
 }
 
-/* KVM's kvm_is_valid_sregs: combinations hardware cannot hold */
-static bool sregs_valid(const struct cpu *c, uint64_t cr0, uint64_t cr4, uint64_t efer)
+/*
+ * KVM's kvm_is_valid_sregs: combinations the hardware cannot hold, CR4 bits
+ * the CPU model lacks, CR3 above MAXPHYADDR in long mode, CS.L outside it.
+ */
+static bool sregs_valid(const struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4,
+			uint64_t efer, bool cs_l)
 {
 	if ((cr0 & CR0_PG) && !(cr0 & CR0_PE))
 		return false;
@@ -384,13 +388,16 @@ static bool sregs_valid(const struct cpu *c, uint64_t cr0, uint64_t cr4, uint64_
 		return false;
 	if (cr0 >> 32)
 		return false;
+	if (cr4 & ~cpu_cr4_valid_bits(c))
+		return false;
 	if ((efer & EFER_LME) && (cr0 & CR0_PG)) {
 		if (!(cr4 & CR4_PAE) || !(efer & EFER_LMA))
 			return false;
-	} else if (efer & EFER_LMA) {
+		if (c->model->maxphyaddr < 64 && (cr3 >> c->model->maxphyaddr))
+			return false;
+	} else if ((efer & EFER_LMA) || cs_l) {
 		return false;
 	}
-	(void)c;
 	return true;
 }
 
@@ -398,7 +405,7 @@ static int set_sregs_common(struct cpu *c, const struct kvm_segment *segs,
 			    const struct kvm_dtable *gdt, const struct kvm_dtable *idt,
 			    const uint64_t *crs)
 {
-	if (!sregs_valid(c, crs[0], crs[3], crs[5]))
+	if (!sregs_valid(c, crs[0], crs[2], crs[3], crs[5], segs[0].l))
 		return -EINVAL;
 	if (!lapic_set_base(c, crs[6], true))
 		return -EINVAL;
@@ -489,6 +496,10 @@ static int emu_set_sregs2(struct nv_vcpu *v, const struct kvm_sregs2 *s)
 	struct cpu *c = CPU(v);
 	if (s->flags & ~(uint64_t)KVM_SREGS2_FLAGS_PDPTRS_VALID)
 		return -EINVAL;
+	/* KVM: PDPTEs can only be given for PAE paging (__set_sregs2) */
+	if ((s->flags & KVM_SREGS2_FLAGS_PDPTRS_VALID) &&
+	    !((s->cr0 & CR0_PG) && (s->cr4 & CR4_PAE) && !(s->efer & EFER_LMA)))
+		return -EINVAL;
 	struct kvm_segment segs[8] = { s->cs, s->ds, s->es, s->fs, s->gs, s->ss, s->tr, s->ldt };
 	uint64_t crs[7] = { s->cr0, s->cr2, s->cr3, s->cr4, s->cr8, s->efer, s->apic_base };
 	int r = set_sregs_common(c, segs, &s->gdt, &s->idt, crs);
@@ -516,16 +527,39 @@ static int emu_set_fpu(struct nv_vcpu *v, const struct kvm_fpu *f)
 	return 0;
 }
 
+/* XCR0 bits CPUID.(EAX=0DH,ECX=0) allows this vCPU (x87 always) */
+static uint64_t xcr0_supported(struct cpu *c)
+{
+	uint32_t r[4];
+	cpuid_query(c, 0xd, 0, r);
+	return r[0] | ((uint64_t)r[3] << 32) | 1;
+}
+
+/*
+ * KVM's uABI image holds every component the guest's CPUID supports,
+ * whatever XCR0 enables now (fpu_copy_guest_fpstate_to_uabi), and SET
+ * accepts XSTATE_BV within that set: the image functions work on XCR0,
+ * so give them the supported set for the call.
+ */
 static int emu_get_xsave(struct nv_vcpu *v, struct kvm_xsave *x)
 {
+	struct cpu *c = CPU(v);
+	uint64_t xcr0 = c->fpu.xcr0;
 	memset(x, 0, sizeof(*x));
-	fpu_xsave_image(CPU(v), (uint8_t *)x->region, ~0ULL, false);
+	c->fpu.xcr0 = xcr0_supported(c);
+	fpu_xsave_image(c, (uint8_t *)x->region, ~0ULL, false);
+	c->fpu.xcr0 = xcr0;
 	return 0;
 }
 
 static int emu_set_xsave(struct nv_vcpu *v, const struct kvm_xsave *x)
 {
-	return fpu_xrstor_image(CPU(v), (const uint8_t *)x->region) ? -EINVAL : 0;
+	struct cpu *c = CPU(v);
+	uint64_t xcr0 = c->fpu.xcr0;
+	c->fpu.xcr0 = xcr0_supported(c);
+	int r = fpu_xrstor_image(c, (const uint8_t *)x->region);
+	c->fpu.xcr0 = xcr0;
+	return r ? -EINVAL : 0;
 }
 
 static int emu_get_xcrs(struct nv_vcpu *v, struct kvm_xcrs *x)
@@ -537,6 +571,10 @@ static int emu_get_xcrs(struct nv_vcpu *v, struct kvm_xcrs *x)
 	return 0;
 }
 
+/*
+ * As KVM (kvm_vcpu_ioctl_x86_set_xcrs): only the first XCR0 entry is
+ * applied; entries for other XCRs are ignored, not refused.
+ */
 static int emu_set_xcrs(struct nv_vcpu *v, const struct kvm_xcrs *x)
 {
 	struct cpu *c = CPU(v);
@@ -544,14 +582,13 @@ static int emu_set_xcrs(struct nv_vcpu *v, const struct kvm_xcrs *x)
 		return -EINVAL;
 	for (uint32_t k = 0; k < x->nr_xcrs; k++) {
 		if (x->xcrs[k].xcr != 0)
-			return -EINVAL;
+			continue;
 		uint64_t val = x->xcrs[k].value;
-		uint32_t r[4];
-		cpuid_query(c, 0xd, 0, r);
-		uint64_t sup = r[0] | ((uint64_t)r[3] << 32);
+		uint64_t sup = xcr0_supported(c);
 		if (!(val & 1) || (val & ~sup) || ((val & 4) && !(val & 2)))
 			return -EINVAL;
 		c->fpu.xcr0 = val;
+		break;
 	}
 	return 0;
 }
