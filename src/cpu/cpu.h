@@ -326,7 +326,7 @@ struct fpu_state {
 struct cpuid_ent {
 	uint32_t fn, idx, flags, eax, ebx, ecx, edx;
 };
-#define CPUID_MAX_ENT 80
+#define CPUID_MAX_ENT 256	/* KVM_MAX_CPUID_ENTRIES */
 struct cpu_model {
 	int vendor;
 	char name[48];
