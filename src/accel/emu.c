@@ -617,10 +617,15 @@ static int emu_set_debugregs(struct nv_vcpu *v, const struct kvm_debugregs *d)
 	return 0;
 }
 
+/* KVM's msr_io refuses batches of MAX_IO_MSRS (256) or more */
+#define EMU_MAX_IO_MSRS 256
+
 static int emu_get_msrs(struct nv_vcpu *v, struct kvm_msrs *m)
 {
 	struct cpu *c = CPU(v);
 	uint32_t k;
+	if (m->nmsrs >= EMU_MAX_IO_MSRS)
+		return -E2BIG;
 	for (k = 0; k < m->nmsrs; k++) {
 		uint64_t val;
 		if (!msr_read(c, m->entries[k].index, &val))
@@ -634,6 +639,8 @@ static int emu_set_msrs(struct nv_vcpu *v, const struct kvm_msrs *m)
 {
 	struct cpu *c = CPU(v);
 	uint32_t k;
+	if (m->nmsrs >= EMU_MAX_IO_MSRS)
+		return -E2BIG;
 	for (k = 0; k < m->nmsrs; k++)
 		if (!msr_write(c, m->entries[k].index, m->entries[k].data, true))
 			break;
@@ -841,20 +848,51 @@ static int emu_set_nested_state(struct nv_vcpu *v, const struct kvm_nested_state
 	return -EINVAL;
 }
 
+/*
+ * KVM_SET_CPUID2: the entries are kept as given (GET_CPUID2 returns them);
+ * only the feature bits the CPU acts on and MAXPHYADDR are derived.  Once
+ * the vCPU has run, KVM accepts only the CPUID it already has (-EINVAL
+ * otherwise, kvm_cpuid_check_equal); dynamic bits (OSXSAVE, APIC ID, ...)
+ * are not stored, so a GET_CPUID2 result always compares equal.
+ */
 static int emu_set_cpuid2(struct nv_vcpu *v, const struct kvm_cpuid2 *in)
 {
 	struct cpu *c = CPU(v);
 	if (in->nent > CPUID_MAX_ENT)
 		return -E2BIG;
+	if (v->ran) {
+		const struct cpu_model *cur = c->model;
+		if ((int)in->nent != cur->nent)
+			return -EINVAL;
+		for (uint32_t k = 0; k < in->nent; k++) {
+			const struct kvm_cpuid_entry2 *e = &in->entries[k];
+			const struct cpuid_ent *o = &cur->ent[k];
+			if (e->function != o->fn || e->index != o->idx || e->flags != o->flags ||
+			    e->eax != o->eax || e->ebx != o->ebx || e->ecx != o->ecx ||
+			    e->edx != o->edx)
+				return -EINVAL;
+		}
+		return 0;
+	}
 	struct cpu_model *m = &c->model_own;
+	struct cpu_model *tmp = malloc(sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
 	*m = *c->model;
 	m->nent = 0;
+	m->maxphyaddr = 36;
 	for (uint32_t k = 0; k < in->nent; k++) {
 		const struct kvm_cpuid_entry2 *e = &in->entries[k];
 		m->ent[m->nent++] = (struct cpuid_ent){ e->function, e->index, e->flags,
 							e->eax, e->ebx, e->ecx, e->edx };
+		/* KVM: MAXPHYADDR from CPUID.80000008H:EAX[7:0], else 36 */
+		if (e->function == 0x80000008 && (e->eax & 0xff))
+			m->maxphyaddr = e->eax & 0xff;
 	}
-	cpuid_decode_features(m);
+	*tmp = *m;
+	cpuid_decode_features(tmp);
+	m->feat = tmp->feat;
+	free(tmp);
 	c->model = m;
 	return 0;
 }
