@@ -739,8 +739,10 @@ static int emu_set_events(struct nv_vcpu *v, const struct kvm_vcpu_events *in)
 	if ((ev.flags & KVM_VCPUEVENT_VALID_SMM) && (ev.smi.smm || ev.smi.pending) &&
 	    c->mp_state == KVM_MP_STATE_INIT_RECEIVED)
 		return -EINVAL;
-	if ((ev.flags & KVM_VCPUEVENT_VALID_SMM) && ev.smi.smm)
-		return -EINVAL;	/* no SMM in this CPU (KVM built without SMM) */
+	/* no SMM in this CPU: as KVM built without CONFIG_KVM_SMM */
+	if ((ev.flags & KVM_VCPUEVENT_VALID_SMM) &&
+	    (ev.smi.smm || ev.smi.pending || ev.smi.smm_inside_nmi))
+		return -EINVAL;
 	if ((ev.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) && !vm->cap_triple_fault_event)
 		return -EINVAL;
 
