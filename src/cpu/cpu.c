@@ -402,9 +402,19 @@ int cpu_run(struct cpu *c)
 		return 0;
 	}
 	c->wq_n = c->wq_pos = 0;
-	if (run->immediate_exit) {
-		run->exit_reason = KVM_EXIT_INTR;
-		return -EINTR;
+	/*
+	 * immediate_exit (KVM api.rst, KVM_RUN): KVM first completes a
+	 * pending I/O or MMIO read, i.e. the instruction waiting for the
+	 * VMM's data runs, then returns -EINTR without executing anything
+	 * else and without touching exit_reason.
+	 */
+	const bool imm = run->immediate_exit;
+	const uint32_t imm_reason = run->exit_reason;
+	const uint64_t imm_budget = c->budget_end;
+	if (imm) {
+		if (!c->io_nresp)
+			return -EINTR;
+		c->budget_end = c->clock + 1;
 	}
 	c->brk = 0;
 	run->exit_reason = KVM_EXIT_UNKNOWN;
@@ -457,8 +467,10 @@ int cpu_run(struct cpu *c)
 			ret = -EINTR;
 			goto out;
 		}
+		/* an instruction waiting for its I/O data completes before any event */
 		if (c->mp_state != KVM_MP_STATE_UNINITIALIZED &&
-		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && evt_need_service(c)) {
+		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && !c->io_nresp &&
+		    evt_need_service(c)) {
 			bool was_halted = c->halted;
 			bool did = evt_service(c);
 			if (c->brk & BRK_EXIT)
@@ -535,6 +547,11 @@ int cpu_run(struct cpu *c)
 		c->stat_blocks++;
 	}
 out:
+	if (imm) {
+		c->budget_end = imm_budget;
+		if (ret == -EINTR)
+			run->exit_reason = imm_reason;
+	}
 	run->if_flag = !!(c->rflags & F_IF);
 	run->ready_for_interrupt_injection = (c->rflags & F_IF) && !c->evt.shadow &&
 					     !c->extint_pending;
