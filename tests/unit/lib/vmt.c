@@ -143,11 +143,23 @@ int vmt_nv_run(struct vmt *t)
 {
 	if (t->eng != NV_ENGINE_KVM)
 		return nv_run(t->v);
-	vmt_kick(t->run, VMT_KICK_US);
-	int r = nv_run(t->v);
-	vmt_kick(NULL, 0);
-	t->run->immediate_exit = 0;
-	return r;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		vmt_kick(t->run, VMT_KICK_US);
+		int r = nv_run(t->v);
+		vmt_kick(NULL, 0);
+		t->run->immediate_exit = 0;
+		if (r != -EINTR)
+			return r;
+		/* a kick: report it only for a vCPU that waits in the kernel */
+		struct kvm_mp_state mp;
+		if (nv_get_mp_state(t->v, &mp) == 0 && mp.mp_state != KVM_MP_STATE_RUNNABLE)
+			return r;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 20)
+			return r;
+	}
 }
 
 void *vmt_ptr(struct vmt *t, uint64_t gpa)
@@ -293,6 +305,12 @@ int vmt_run(struct vmt *t, uint64_t rip, struct kvm_regs *r)
 	/* a previous run ended in HLT: the vCPU is runnable again */
 	struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
 	nv_set_mp_state(t->v, &mp);
+	return vmt_run_continue(t, r);
+}
+
+int vmt_run_continue(struct vmt *t, struct kvm_regs *r)
+{
+	struct kvm_mp_state mp;
 	t->hlt_in_kernel = false;
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -53,16 +53,19 @@ void *vmt_ptr(struct vmt *t, uint64_t gpa);
  * collected in t->out (debug console).  Registers are read back into r.
  */
 int vmt_run(struct vmt *t, uint64_t rip, struct kvm_regs *r);
+/* the same from the vCPU's current state (after exits the test handled) */
+int vmt_run_continue(struct vmt *t, struct kvm_regs *r);
 /* vector of the exception that ended the run, or -1 */
 int vmt_exception(struct vmt *t);
 uint64_t vmt_exc_errcode(struct vmt *t, const struct kvm_regs *r);
 uint64_t vmt_exc_rip(struct vmt *t, const struct kvm_regs *r);
 
 /*
- * One KVM_RUN that cannot block forever: on KVM a periodic signal (every
+ * nv_run that cannot block forever: on KVM a periodic signal (every
  * VMT_KICK_US while inside) sets run->immediate_exit, so a vCPU halted in
- * the kernel comes back with -EINTR / KVM_EXIT_INTR.  immediate_exit is
- * cleared again before returning.  Returns what nv_run returned.
+ * the kernel comes back with -EINTR.  A kick that finds the vCPU runnable
+ * is not reported: KVM_RUN is entered again (for at most 20 s).  Returns
+ * what the last nv_run returned; immediate_exit is cleared.
  */
 #define VMT_KICK_US 1000
 int vmt_nv_run(struct vmt *t);
