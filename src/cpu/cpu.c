@@ -279,11 +279,15 @@ void cpu_destroy(struct cpu *c)
 
 /* ---- INIT / SIPI (SDM 10.4, 11.6.1) ---------------------------------------- */
 
-static void handle_init_sipi(struct cpu *c)
+/*
+ * Act on a latched INIT, then a latched SIPI (KVM: kvm_apic_accept_events).
+ * Both may have arrived before the vCPU runs again; a SIPI that came
+ * before the INIT was already dropped when the INIT was delivered.
+ */
+void cpu_accept_init_sipi(struct cpu *c)
 {
 	if (c->init_pending) {
 		c->init_pending = false;
-		c->sipi_pending = false;
 		cpu_reset(c, true);
 		c->mp_state = lapic_get_base(c) & (1ULL << 8) ? KVM_MP_STATE_RUNNABLE :
 			      KVM_MP_STATE_INIT_RECEIVED;
@@ -451,7 +455,7 @@ int cpu_run(struct cpu *c)
 		}
 		c->brk = 0;
 		if (c->init_pending || c->sipi_pending || c->mp_state == KVM_MP_STATE_SIPI_RECEIVED)
-			handle_init_sipi(c);
+			cpu_accept_init_sipi(c);
 		c->stop_at = next_stop(c);
 		if (c->clock >= lapic_next_deadline(c))
 			lapic_timer_check(c);

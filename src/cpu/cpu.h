@@ -657,6 +657,7 @@ int cpu_run(struct cpu *c);
 struct cpu *cpu_create(struct vm *vm, int id);
 void cpu_destroy(struct cpu *c);
 void cpu_reset(struct cpu *c, bool init);
+void cpu_accept_init_sipi(struct cpu *c);	/* latched INIT, then SIPI */
 void cpu_request_exit(struct cpu *c, uint32_t reason);
 void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr3(struct cpu *c, uint64_t v);
