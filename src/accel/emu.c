@@ -152,10 +152,12 @@ static int emu_set_memory(struct nv_vm *nv, const struct kvm_userspace_memory_re
 	return 0;
 }
 
+/* as KVM_SIGNAL_MSI: the number of local APICs that accepted it */
 static int emu_signal_msi(struct nv_vm *nv, const struct kvm_msi *m)
 {
-	lapic_msi(VM(nv), m->address_lo | ((uint64_t)m->address_hi << 32), m->data);
-	return 1;
+	if (m->flags & ~(uint32_t)KVM_MSI_VALID_DEVID)
+		return -EINVAL;
+	return lapic_msi(VM(nv), m->address_lo | ((uint64_t)m->address_hi << 32), m->data);
 }
 
 static int emu_msr_list(struct nv_vm *nv, struct kvm_msr_list *l)
@@ -791,6 +793,9 @@ static int emu_set_events(struct nv_vcpu *v, const struct kvm_vcpu_events *in)
 static int emu_get_mp_state(struct nv_vcpu *v, struct kvm_mp_state *m)
 {
 	struct cpu *c = CPU(v);
+	/* as KVM (kvm_apic_accept_events): a latched INIT / SIPI is acted on first */
+	if (c->init_pending || (c->sipi_pending && c->mp_state == KVM_MP_STATE_INIT_RECEIVED))
+		cpu_accept_init_sipi(c);
 	m->mp_state = c->mp_state;
 	if (c->mp_state == KVM_MP_STATE_RUNNABLE && c->halted)
 		m->mp_state = KVM_MP_STATE_HALTED;
