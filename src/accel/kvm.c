@@ -44,6 +44,9 @@ struct kvm_vm {
 	struct kvm_cpuid2 *host;	/* KVM_GET_SUPPORTED_CPUID */
 	uint32_t tsc_khz;	/* KVM_GET_TSC_KHZ of a vCPU, 0 = unknown */
 	int nvcpus;
+	/* level-triggered MSIs seen, as routes for the EOI exit bitmap */
+	struct kvm_irq_routing_msi level[KVM_IOAPIC_PINS];
+	int nlevel, next_level;
 };
 
 struct kvm_vcpu {
@@ -202,9 +205,49 @@ static int kvm_set_memory(struct nv_vm *vm, const struct kvm_userspace_memory_re
 	return xioctl(KVM(vm)->vm_fd, KVM_SET_USER_MEMORY_REGION, (void *)r);
 }
 
+/*
+ * With a split irqchip KVM exits with KVM_EXIT_IOAPIC_EOI only for vectors
+ * its IOAPIC routes (GSIs below the reserved pin count) mark level
+ * triggered (kvm_scan_ioapic_routes); the emulator's LAPIC reports the EOI
+ * of any level-triggered vector.  So every level-triggered MSI the VMM
+ * sends becomes such a route, the oldest replaced when all are used.
+ */
+static int note_level_msi(struct kvm_vm *k, const struct kvm_msi *msi)
+{
+	struct kvm_irq_routing_msi key = {
+		.address_lo = msi->address_lo,
+		.address_hi = msi->address_hi,
+		.data = msi->data & ~(1u << 14),	/* the level (assert) bit varies */
+	};
+	for (int n = 0; n < k->nlevel; n++)
+		if (!memcmp(&k->level[n], &key, sizeof(key)))
+			return 0;
+	int slot = k->nlevel < KVM_IOAPIC_PINS ? k->nlevel++ : k->next_level;
+	k->next_level = (slot + 1) % KVM_IOAPIC_PINS;
+	k->level[slot] = key;
+	struct kvm_irq_routing *r = calloc(1, sizeof(*r) + KVM_IOAPIC_PINS * sizeof(r->entries[0]));
+	if (!r)
+		return -ENOMEM;
+	for (int n = 0; n < k->nlevel; n++) {
+		r->entries[n].gsi = (uint32_t)n;
+		r->entries[n].type = KVM_IRQ_ROUTING_MSI;
+		r->entries[n].u.msi = k->level[n];
+	}
+	r->nr = (uint32_t)k->nlevel;
+	int ret = xioctl(k->vm_fd, KVM_SET_GSI_ROUTING, r);
+	free(r);
+	return ret < 0 ? ret : 0;
+}
+
 static int kvm_signal_msi(struct nv_vm *vm, const struct kvm_msi *msi)
 {
-	return xioctl(KVM(vm)->vm_fd, KVM_SIGNAL_MSI, (void *)msi);
+	struct kvm_vm *k = KVM(vm);
+	if (!(msi->flags & ~KVM_MSI_VALID_DEVID) && (msi->data & (1u << 15))) {
+		int r = note_level_msi(k, msi);
+		if (r < 0)
+			return r;
+	}
+	return xioctl(k->vm_fd, KVM_SIGNAL_MSI, (void *)msi);
 }
 
 static int kvm_msr_list(struct nv_vm *vm, struct kvm_msr_list *l)
