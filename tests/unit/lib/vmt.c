@@ -150,6 +150,8 @@ int vmt_nv_run(struct vmt *t)
 		int r = nv_run(t->v);
 		vmt_kick(NULL, 0);
 		t->run->immediate_exit = 0;
+		if (r == -EAGAIN)
+			continue;	/* KVM: a waiting vCPU took INIT / SIPI: run again */
 		if (r != -EINTR)
 			return r;
 		/* a kick: report it only for a vCPU that waits in the kernel */
@@ -218,6 +220,10 @@ int vmt_init_mode(struct vmt *t, enum nv_engine eng, uint64_t size, int mode)
 	put64(t, 0x2000, 0x3003);
 	for (uint64_t k = 0; k < 512; k++)
 		put64(t, 0x3000 + k * 8, (k << 21) | 0x83);
+	/* 3-4 GiB too, uncached (local APIC at 0xfee00000): PD at 0x5000 */
+	put64(t, 0x2000 + 3 * 8, 0x5003);
+	for (uint64_t k = 0; k < 512; k++)
+		put64(t, 0x5000 + k * 8, (0xc0000000ULL + (k << 21)) | 0x9b);
 	/* exception stubs: movl $(v+1), VMT_EXC_VEC; hlt */
 	for (int v = 0; v < 256; v++) {
 		uint8_t *s = t->mem + VMT_STUBS + v * 16;

@@ -2,7 +2,7 @@
  * Host-side test kit: drive a VM through the public API (either engine).
  *
  * vmt_init sets up 64-bit mode with identity-mapped 2 MiB pages over the
- * first GiB, a flat GDT, and an IDT whose every vector records its number at
+ * first GiB and over 3-4 GiB (uncached: local APIC, MMIO), a flat GDT, and an IDT whose every vector records its number at
  * VMT_EXC_VEC (error code and RIP from the frame at VMT_EXC_FRAME) and
  * executes HLT, so a run ends either with the code's own HLT or with an
  * exception.  Code runs at VMT_CODE, data at VMT_DATA.
@@ -64,7 +64,8 @@ uint64_t vmt_exc_rip(struct vmt *t, const struct kvm_regs *r);
  * nv_run that cannot block forever: on KVM a periodic signal (every
  * VMT_KICK_US while inside) sets run->immediate_exit, so a vCPU halted in
  * the kernel comes back with -EINTR.  A kick that finds the vCPU runnable
- * is not reported: KVM_RUN is entered again (for at most 20 s).  Returns
+ * is not reported: KVM_RUN is entered again (for at most 20 s), as after
+ * -EAGAIN (KVM: an UNINITIALIZED vCPU that took INIT / SIPI).  Returns
  * what the last nv_run returned; immediate_exit is cleared.
  */
 #define VMT_KICK_US 1000
