@@ -526,9 +526,11 @@ int cpu_run(struct cpu *c)
 			c->evt.shadow = old_shadow ? 0 : c->evt.shadow_next;
 			c->evt.shadow_next = 0;
 			if (c->guest_debug_ss) {
+				/* as KVM: linear PC, DR6 = BS over its fixed bits */
 				run->exit_reason = KVM_EXIT_DEBUG;
-				run->debug.arch.pc = c->rip;
+				run->debug.arch.pc = (c->seg_ebase[S_CS] + c->rip) & c->lin_mask;
 				run->debug.arch.exception = EXC_DB;
+				run->debug.arch.dr6 = DR6_BS | DR6_ACTIVE_LOW;
 				c->brk |= BRK_EXIT;
 			}
 		} else {
