@@ -930,33 +930,51 @@ static int emu_nmi(struct nv_vcpu *v)
 	return 0;
 }
 
+/*
+ * KVM_SET_GUEST_DEBUG.  KVM ignores control bits it does not know; of the
+ * x86 ones the emulator does single-step and INJECT_DB / INJECT_BP
+ * (queued as KVM's kvm_queue_exception would, -EBUSY if an exception is
+ * already queued) and refuses the breakpoint kinds it does not implement
+ * (USE_SW_BP, USE_HW_BP, BLOCKIRQ: docs/kvm.md) rather than ignore them.
+ */
 static int emu_set_guest_debug(struct nv_vcpu *v, const struct kvm_guest_debug *d)
 {
 	struct cpu *c = CPU(v);
-	if (d->control & ~(uint32_t)(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP))
+	uint32_t ctl = d->control;
+	if (!(ctl & KVM_GUESTDBG_ENABLE))
+		ctl = 0;
+	if (ctl & (KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP | KVM_GUESTDBG_BLOCKIRQ))
 		return -EINVAL;
-	c->guest_debug = d->control;
-	c->guest_debug_ss = (d->control & KVM_GUESTDBG_ENABLE) &&
-			    (d->control & KVM_GUESTDBG_SINGLESTEP);
+	if (ctl & (KVM_GUESTDBG_INJECT_DB | KVM_GUESTDBG_INJECT_BP)) {
+		if (c->evt.exc.pending || c->evt.exc.injected)
+			return -EBUSY;
+		evt_queue_exception(c, (ctl & KVM_GUESTDBG_INJECT_DB) ? EXC_DB : EXC_BP,
+				    false, 0, false, 0);
+	}
+	c->guest_debug = ctl;
+	c->guest_debug_ss = (ctl & KVM_GUESTDBG_SINGLESTEP) != 0;
 	return 0;
 }
 
+/*
+ * KVM_TRANSLATE walks as a supervisor read that sets no A/D bits, and
+ * reports writeable = 1, usermode = 0 whatever the entries say: KVM's
+ * kvm_arch_vcpu_ioctl_translate fills them in so, and a VMM must not rely
+ * on them (docs/kvm.md).
+ */
 static int emu_translate(struct nv_vcpu *v, struct kvm_translation *t)
 {
 	struct cpu *c = CPU(v);
 	struct walk w;
-	int acc = ACC_R | ACC_NOSET | (c->cpl == 3 ? ACC_USER : 0);
-	if (mmu_translate(c, t->linear_address, acc, &w)) {
+	if (mmu_translate(c, t->linear_address, ACC_R | ACC_NOSET | ACC_FORCE_SUP, &w)) {
 		t->physical_address = w.gpa;
 		t->valid = 1;
-		t->writeable = w.writable;
-		t->usermode = w.user;
 	} else {
 		t->physical_address = ~0ULL;
 		t->valid = 0;
-		t->writeable = 0;
-		t->usermode = 0;
 	}
+	t->writeable = 1;
+	t->usermode = 0;
 	return 0;
 }
 
