@@ -538,17 +538,17 @@ static uint64_t xcr0_supported(struct cpu *c)
 }
 
 /*
- * KVM's uABI image holds every component the guest's CPUID supports,
- * whatever XCR0 enables now (fpu_copy_guest_fpstate_to_uabi), and SET
- * accepts XSTATE_BV within that set: the image functions work on XCR0,
- * so give them the supported set for the call.
+ * KVM's uABI image holds every component the guest's CPUID supports plus
+ * x87 and SSE, whatever XCR0 enables now (user_xfeatures =
+ * guest_supported_xcr0 | FPSSE), and SET accepts XSTATE_BV within that
+ * set: the image functions work on XCR0, so give them that set for the call.
  */
 static int emu_get_xsave(struct nv_vcpu *v, struct kvm_xsave *x)
 {
 	struct cpu *c = CPU(v);
 	uint64_t xcr0 = c->fpu.xcr0;
 	memset(x, 0, sizeof(*x));
-	c->fpu.xcr0 = xcr0_supported(c);
+	c->fpu.xcr0 = xcr0_supported(c) | 2;	/* x87 and SSE even without XSAVE */
 	fpu_xsave_image(c, (uint8_t *)x->region, ~0ULL, false);
 	c->fpu.xcr0 = xcr0;
 	return 0;
@@ -558,7 +558,7 @@ static int emu_set_xsave(struct nv_vcpu *v, const struct kvm_xsave *x)
 {
 	struct cpu *c = CPU(v);
 	uint64_t xcr0 = c->fpu.xcr0;
-	c->fpu.xcr0 = xcr0_supported(c);
+	c->fpu.xcr0 = xcr0_supported(c) | 2;
 	int r = fpu_xrstor_image(c, (const uint8_t *)x->region);
 	c->fpu.xcr0 = xcr0;
 	return r ? -EINVAL : 0;
