@@ -359,14 +359,19 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 
 static void after_fault(struct cpu *c)
 {
-	/* the faulting instruction did not retire; those before it did */
+	/*
+	 * The faulting instruction did not retire but was executed: it counts
+	 * as one step (with the REP iterations it completed), so a budget can
+	 * stop with its exception pending, payload unwritten.
+	 */
 	if (c->cur) {
-		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
+		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
 		c->icount += k;
 		c->clock += k;
 		c->rip = c->cur->rip;
 		c->cur = NULL;
 	}
+	c->rep_done = 0;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
 	c->evt.shadow_next = 0;
@@ -420,12 +425,13 @@ int cpu_run(struct cpu *c)
 	case JMP_EXIT:
 		/* an exit in the middle of an instruction: it re-executes */
 		if (c->cur) {
-			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
+			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + c->rep_done;
 			c->icount += k;
 			c->clock += k;
 			c->rip = c->cur->rip;
 			c->cur = NULL;
 		}
+		c->rep_done = 0;
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;

@@ -475,7 +475,7 @@ struct cpu {
 
 	/* run control */
 	jmp_buf jb;
-	uint32_t rep_budget_hit;
+	uint64_t rep_done;	/* REP iterations completed by the running instruction */
 	bool in_delivery;
 	const char *internal_why;
 	bool single_step;	/* execute one instruction per block */
