@@ -73,6 +73,16 @@ $(O)/tests/guest/%.elf: $(O)/tests/guest/%.o $(GUEST_LIB_OBJ) tests/guest/lib/gu
 	objcopy -O elf32-i386 $@.64 $@
 	@rm -f $@.64
 
+$(O)/bench/guest/%.o: bench/guest/%.c
+	@mkdir -p $(dir $@)
+	$(GCC_GUEST) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/bench/guest/%.elf: $(O)/bench/guest/%.o $(GUEST_LIB_OBJ) tests/guest/lib/guest.ld
+	$(GCC_GUEST) -m64 -nostdlib -static -no-pie -Wl,-T,tests/guest/lib/guest.ld \
+		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@.64 $(GUEST_LIB_OBJ) $<
+	objcopy -O elf32-i386 $@.64 $@
+	@rm -f $@.64
+
 $(O)/tests/unit/lib/%.o: tests/unit/lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests/unit/lib -c $< -o $@
@@ -92,7 +102,9 @@ run: $(O)/nestvm $(O)/tests/guest/hello.elf
 		-kernel $(O)/tests/guest/hello.elf -append 'hello from make run'; \
 		st=$$?; echo "(exit status $$st)"; test $$st -eq 1
 
-bench: all
+BENCH_ELF := $(patsubst bench/guest/%.c,$(O)/bench/guest/%.elf,$(wildcard bench/guest/*.c))
+
+bench: all $(BENCH_ELF)
 	@O=$(O) bash bench/run.sh
 
 clean:

@@ -49,6 +49,7 @@ static const char usage_text[] =
 "  -snapshot-torture N  every N instructions: save, restart from the snapshot in a\n"
 "                       fresh process; the output must not change\n"
 "  -quantum N           scheduler slice in instructions (default 100000)\n"
+"  -stats               print executed instructions and time on exit (stderr)\n"
 "  -version, --version  print the version\n"
 "  -help, --help        this text\n"
 "\n"
@@ -349,6 +350,8 @@ int main(int argc, char **argv)
 			NEEDARG();
 			if (!parse_u64(val, &c.torture) || !c.torture)
 				die("-snapshot-torture: expected a positive instruction count, got '%s'", val);
+		} else if (!strcmp(a, "stats")) {
+			c.stats = true;
 		} else if (!strcmp(a, "quantum")) {
 			NEEDARG();
 			if (!parse_u64(val, &c.quantum) || !c.quantum || c.quantum > (1ULL << 40))

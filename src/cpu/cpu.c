@@ -521,8 +521,22 @@ int cpu_run(struct cpu *c)
 				c->brk |= BRK_EXIT;
 			}
 		} else {
+			/*
+			 * The fast path: blocks back to back, following cached
+			 * successors, until something needs the boundary checks
+			 * above (any brk bit), a new shadow, or the stop time.
+			 */
 			struct blk *b = blk_lookup(c);
-			exec_block(c, b, room);
+			for (;;) {
+				exec_block(c, b, room);
+				if (unlikely(c->brk | c->evt.shadow_next | c->io_nresp))
+					break;
+				if (unlikely(c->clock >= c->stop_at))
+					break;
+				room = c->stop_at - c->clock;
+				if (c->rip != b->rip)	/* loops within one block stay */
+					b = blk_next(c, b);
+			}
 			if (c->evt.shadow_next) {
 				c->evt.shadow = c->evt.shadow_next;
 				c->evt.shadow_next = 0;

@@ -401,6 +401,14 @@ int machine_run(struct machine *m)
 	}
 	if (m->serial_out)
 		fflush(m->serial_out);
+	if (m->cfg.stats) {
+		uint64_t total = 0, n;
+		for (int k = 0; k < m->ncpus; k++)
+			if (nv_get_icount(m->vcpu[k], &n) == 0)
+				total += n;
+		fprintf(stderr, "nestvm: instructions: %llu, virtual time: %llu ns\n",
+			(unsigned long long)total, (unsigned long long)m->clock);
+	}
 	if (m->exit_msg[0])
 		fprintf(stderr, "nestvm: %s\n", m->exit_msg);
 	return m->exit_status;

@@ -48,6 +48,7 @@ struct config {
 	const char *snapshot_load;
 	uint64_t torture;
 	int trace;
+	bool stats;
 };
 
 struct pio_handler {
