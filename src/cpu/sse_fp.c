@@ -55,6 +55,7 @@ void fp_run(struct cpu *c, int op, uint8_t imm, struct fp_io *io, int rtype)
 		uint32_t pre = f & (MX_IE | MX_DE | MX_ZE);
 		if (pre & unmasked)
 			f = pre;
+
 		c->fpu.mxcsr |= f;
 		sse_raise_xm(c);
 	}
@@ -234,6 +235,9 @@ H(h_sse_cvt_mmx)
 	if (!to_mmx) {
 		io.s.q[0] = msrc(c, i);
 		vec *d = xmm(c, i->reg);
+		/* the transition happens even if #XM follows (measured) */
+		if (!i->mem)
+			mmx_enter(c);
 		if (pd) {
 			fp_run(c, FP_CVTDQ2PD, 0, &io, RT_NONE);
 			*d = io.d;
@@ -241,8 +245,6 @@ H(h_sse_cvt_mmx)
 			fp_run(c, FP_CVTDQ2PS, 0, &io, RT_NONE);
 			d->q[0] = io.d.q[0];
 		}
-		if (!i->mem)
-			mmx_enter(c);
 		return;
 	}
 	const vec *s = xsrc(c, i, &io.s, pd ? 16 : 8, pd ? AL_16 : AL_NONE);
@@ -251,6 +253,7 @@ H(h_sse_cvt_mmx)
 		io.s.q[1] = 0;
 	int op = pd ? (b == 0x2c ? FP_CVTTPD2DQ : FP_CVTPD2DQ)
 		    : (b == 0x2c ? FP_CVTTPS2DQ : FP_CVTPS2DQ);
+	mmx_enter(c);
 	fp_run(c, op, 0, &io, RT_NONE);
 	mmx_set(c, i->reg, io.d.q[0]);
 	mmx_enter(c);

@@ -56,16 +56,16 @@ static void int_op(struct cpu *c, uint8_t op, vec *d, const vec *s, int n)
 	case 0x6a: for (int k = 0; k < h / 4; k++) { r.d[2 * k] = d->d[h / 4 + k]; r.d[2 * k + 1] = s->d[h / 4 + k]; } break;
 	case 0x6d: r.q[0] = d->q[1]; r.q[1] = s->q[1]; break;
 	case 0x63:
-		for (int k = 0; k < n / 2; k++)
-			r.sb[k] = sat8(k < n / 4 ? d->sw[k] : s->sw[k - n / 4]);
+		for (int k = 0; k < n; k++)
+			r.sb[k] = sat8(k < n / 2 ? d->sw[k] : s->sw[k - n / 2]);
 		break;
 	case 0x67:
-		for (int k = 0; k < n / 2; k++)
-			r.b[k] = satu8(k < n / 4 ? d->sw[k] : s->sw[k - n / 4]);
+		for (int k = 0; k < n; k++)
+			r.b[k] = satu8(k < n / 2 ? d->sw[k] : s->sw[k - n / 2]);
 		break;
 	case 0x6b:
-		for (int k = 0; k < n / 4; k++)
-			r.sw[k] = sat16(k < n / 8 ? d->sd[k] : s->sd[k - n / 8]);
+		for (int k = 0; k < n / 2; k++)
+			r.sw[k] = sat16(k < n / 4 ? d->sd[k] : s->sd[k - n / 4]);
 		break;
 	case 0x64: for (int k = 0; k < n; k++) r.b[k] = d->sb[k] > s->sb[k] ? 0xff : 0; break;
 	case 0x65: for (int k = 0; k < n / 2; k++) r.w[k] = d->sw[k] > s->sw[k] ? 0xffff : 0; break;
