@@ -277,18 +277,62 @@ H(h_sse_round)
 	*d = io.d;
 }
 
-/* DPPS / DPPD (SSE4.1) */
+/*
+ * DPPS / DPPD (SSE4.1).  Computed in the SDM's steps, each rounded and
+ * checked for exceptions on its own: the products of the selected
+ * elements, then the pairwise sums, then the final sum.  An unmasked
+ * exception in a step stops the instruction there, with the flags of the
+ * earlier steps set (matches hardware, which does not see the denormal
+ * products of a step that traps).
+ */
 H(h_sse_dpp)
 {
 	bool pd = OPB(i) == 0x41;
+	uint8_t im = (uint8_t)i->imm;
 	need(c, FEAT_SSE41);
 	sse_check(c);
 	struct fp_io io;
 	vec *d = xmm(c, i->reg);
-	const vec *s = xsrc(c, i, &io.s, 16, AL_16);
-	io.s = *s;
-	io.d = *d;
-	io.g = 0;
-	fp_run(c, pd ? FP_DPPD : FP_DPPS, (uint8_t)i->imm, &io, pd ? RT_PD : RT_PS);
-	*d = io.d;
+	vec t;
+	const vec *s = xsrc(c, i, &t, 16, AL_16);
+	vec r;
+	memset(&io, 0, sizeof(io));
+	memset(&r, 0, sizeof(r));
+	if (pd) {
+		for (int k = 0; k < 2; k++)
+			if ((im >> (4 + k)) & 1) {
+				io.d.q[k] = d->q[k];
+				io.s.q[k] = s->q[k];
+			}
+		fp_run(c, FP_MULPD, 0, &io, RT_PD);
+		vec p = io.d;
+		memset(&io, 0, sizeof(io));
+		io.d.q[0] = p.q[0];
+		io.s.q[0] = p.q[1];
+		fp_run(c, FP_ADDSD, 0, &io, RT_SD);
+		for (int k = 0; k < 2; k++)
+			r.q[k] = (im >> k) & 1 ? io.d.q[0] : 0;
+	} else {
+		for (int k = 0; k < 4; k++)
+			if ((im >> (4 + k)) & 1) {
+				io.d.d[k] = d->d[k];
+				io.s.d[k] = s->d[k];
+			}
+		fp_run(c, FP_MULPS, 0, &io, RT_PS);
+		vec p = io.d;
+		memset(&io, 0, sizeof(io));
+		io.d.d[0] = p.d[0];
+		io.d.d[1] = p.d[2];
+		io.s.d[0] = p.d[1];
+		io.s.d[1] = p.d[3];
+		fp_run(c, FP_ADDPS, 0, &io, RT_PS2);
+		vec q = io.d;
+		memset(&io, 0, sizeof(io));
+		io.d.d[0] = q.d[0];
+		io.s.d[0] = q.d[1];
+		fp_run(c, FP_ADDSS, 0, &io, RT_SS);
+		for (int k = 0; k < 4; k++)
+			r.d[k] = (im >> k) & 1 ? io.d.d[0] : 0;
+	}
+	*d = r;
 }

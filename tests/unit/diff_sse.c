@@ -522,6 +522,28 @@ static const char *compare(const struct state *h, const struct state *e, char *b
 	return NULL;
 }
 
+/*
+ * Known deviation (docs/cpu.md, SIMD): when an unmasked overflow or
+ * underflow traps, hardware sets PE from the result rounded with an
+ * unbounded exponent; nestvm reports PE of the masked computation.  Only
+ * a difference in MXCSR.PE of such a trap is excused.
+ */
+static bool known_pe(const struct state *in, const struct state *h, const struct state *e)
+{
+	uint32_t m0, mh, me;
+	memcpy(&m0, in->fx + 24, 4);
+	memcpy(&mh, h->fx + 24, 4);
+	memcpy(&me, e->fx + 24, 4);
+	if (h->vec != 19 || e->vec != 19 || (mh ^ me) != 0x20)
+		return false;
+	if (!(((mh & ~m0) & (0x18 & ~(m0 >> 7)))))
+		return false;
+	struct state a = *h, b = *e;
+	memcpy(b.fx + 24, &mh, 4);
+	char tmp[8];
+	return compare(&a, &b, tmp, sizeof(tmp)) == NULL;
+}
+
 static bool host_ok(void)
 {
 	unsigned a, b, c, d;
@@ -563,7 +585,7 @@ int main(void)
 		emu[k] = init[k];
 	}
 	tap_ok(run_native(ins, nat, total), "native runs completed (%d cases)", total);
-	int bad_total = 0, faults = 0;
+	int bad_total = 0, faults = 0, known = 0;
 	for (int c = 0; c < NCAT; c++) {
 		int bad = 0;
 		char why[200] = "", tmp[200];
@@ -572,6 +594,12 @@ int main(void)
 			if (nat[k].vec >= 0)
 				faults++;
 			const char *d = compare(&nat[k], &emu[k], tmp, sizeof(tmp));
+			if (d && known_pe(&init[k], &nat[k], &emu[k])) {
+				known++;
+				if (verbose)
+					printf("# known: %s case %d: %s\n", cat[c].name, k, d);
+				continue;
+			}
 			if (d) {
 				if (!bad)
 					snprintf(why, sizeof(why), "%s", d);
@@ -590,7 +618,8 @@ int main(void)
 		tap_ok(!bad, "%s: %d/%d cases agree%s%s", cat[c].name, iters - bad, iters,
 		       bad ? "; first: " : "", bad ? why : "");
 	}
-	printf("# %d cases, %d mismatches, %d with an exception on the host\n", total, bad_total, faults);
+	printf("# %d cases, %d mismatches, %d known deviations (PE with unmasked OE/UE), "
+	       "%d with an exception on the host\n", total, bad_total, known, faults);
 	vmt_destroy(&t);
 	return tap_done();
 }
