@@ -536,7 +536,7 @@ static bool known_pe(const struct state *in, const struct state *h, const struct
 	memcpy(&me, e->fx + 24, 4);
 	if (h->vec != 19 || e->vec != 19 || (mh ^ me) != 0x20)
 		return false;
-	if (!(((mh & ~m0) & (0x18 & ~(m0 >> 7)))))
+	if (!(mh & 0x18 & ~(m0 >> 7)))	/* OE or UE unmasked and flagged */
 		return false;
 	struct state a = *h, b = *e;
 	memcpy(b.fx + 24, &mh, 4);
