@@ -99,7 +99,8 @@ bench: all
 #   make fuzz-diff-sse [DIFF_SSE_ITERS=n] [DIFF_SSE_SEED=s] [DIFF_SSE_VERBOSE=1]
 fuzz-diff-sse: $(O)/tests/unit/diff_sse
 	DIFF_SSE_ITERS=$${DIFF_SSE_ITERS:-2000} DIFF_SSE_SEED=$${DIFF_SSE_SEED:-$$(date +%s)} \
-		$(O)/tests/unit/diff_sse | grep -v '^ok'
+		$(O)/tests/unit/diff_sse > $(O)/fuzz-diff-sse.log; st=$$?; \
+		grep -v '^ok' $(O)/fuzz-diff-sse.log; exit $$st
 
 clean:
 	rm -rf build build-san

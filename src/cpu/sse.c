@@ -552,7 +552,7 @@ static void h_pextrw(struct cpu *c, const struct insn *i)
 /* ---- the table ------------------------------------------------------------------ */
 
 /* handler for legacy-encoded opcode `op` of `map` with mandatory prefix mp */
-static insn_fn lookup_0f(uint8_t op, int mp, bool mem)
+static insn_fn lookup_0f(uint8_t op, int mp, bool mem, uint8_t modrm)
 {
 	switch (op) {
 	case 0x10: return mp < 2 ? h_movx_ld : h_movs_ld;
@@ -603,6 +603,16 @@ static insn_fn lookup_0f(uint8_t op, int mp, bool mem)
 	case 0x74: case 0x75: case 0x76:
 		return mp == 0 ? h_mmx_int : mp == 1 ? h_sse_int : NULL;
 	case 0x77: return mp == 0 ? h_emms : NULL;
+	case 0x78:	/* EXTRQ xmm, imm8, imm8 (66, /0) / INSERTQ xmm, xmm, imm8, imm8 (F2) */
+		if (mem)
+			return NULL;
+		if (mp == 1)
+			return ((modrm >> 3) & 7) == 0 ? h_sse_extrq : NULL;
+		return mp == 3 ? h_sse_insertq : NULL;
+	case 0x79:
+		if (mem)
+			return NULL;
+		return mp == 1 ? h_sse_extrq : mp == 3 ? h_sse_insertq : NULL;
 	case 0x7c: case 0x7d: return (mp == 1 || mp == 3) ? h_sse_fparith : NULL;
 	case 0x7e: return mp < 3 ? h_movd_from : NULL;
 	case 0x7f: return mp == 0 ? h_movq_mmx : mp == 3 ? NULL : h_movx_st;
@@ -681,7 +691,7 @@ insn_fn sse_lookup(int map, uint8_t opcode, int mp, uint8_t modrm, bool vex,
 		return NULL;	/* no AVX in the models: VEX SSE forms are #UD */
 	(void)i;
 	switch (map) {
-	case 1: return lookup_0f(opcode, mp, mem);
+	case 1: return lookup_0f(opcode, mp, mem, modrm);
 	case 2: return lookup_0f38(opcode, mp, mem);
 	case 3: return lookup_0f3a(opcode, mp, mem);
 	}

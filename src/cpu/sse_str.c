@@ -270,13 +270,15 @@ H(h_sse_pclmul)
 /*
  * Field length 0 means 64.  A field that runs past bit 63 is undefined in
  * the APM; the emulation keeps the bits that fit.  The upper quadword of
- * the destination is undefined as well and is left unchanged.
+ * the destination, undefined in the APM, is cleared as AMD hardware does
+ * (measured by diff_sse).
  */
 H(h_sse_extrq)
 {
 	need(c, FEAT_SSE4A);
 	sse_check(c);
-	vec *d = xmm(c, i->reg);
+	/* the immediate form names its operand in ModRM.rm (66 0F 78 /0) */
+	vec *d = xmm(c, OPB(i) == 0x78 ? i->rm : i->reg);
 	unsigned len, idx;
 	if (OPB(i) == 0x78) {
 		len = i->imm & 63;
@@ -292,6 +294,7 @@ H(h_sse_extrq)
 	if (len < 64)
 		v &= (1ULL << len) - 1;
 	d->q[0] = v;
+	d->q[1] = 0;
 }
 
 H(h_sse_insertq)
@@ -313,4 +316,5 @@ H(h_sse_insertq)
 	uint64_t m = len < 64 ? (1ULL << len) - 1 : ~0ULL;
 	m <<= idx;
 	d->q[0] = (d->q[0] & ~m) | ((s->q[0] << idx) & m);
+	d->q[1] = 0;
 }
