@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
-.PHONY: all check san run bench clean fuzz fuzz-diff
+.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
 
 $(O)/%.o: %.c
@@ -106,6 +106,13 @@ BENCH_ELF := $(patsubst bench/guest/%.c,$(O)/bench/guest/%.elf,$(wildcard bench/
 
 bench: all $(BENCH_ELF)
 	@O=$(O) bash bench/run.sh
+
+# long differential run of the SIMD instructions against the host CPU:
+#   make fuzz-diff-sse [DIFF_SSE_ITERS=n] [DIFF_SSE_SEED=s] [DIFF_SSE_VERBOSE=1]
+fuzz-diff-sse: $(O)/tests/unit/diff_sse
+	DIFF_SSE_ITERS=$${DIFF_SSE_ITERS:-2000} DIFF_SSE_SEED=$${DIFF_SSE_SEED:-$$(date +%s)} \
+		$(O)/tests/unit/diff_sse > $(O)/fuzz-diff-sse.log; st=$$?; \
+		grep -v '^ok' $(O)/fuzz-diff-sse.log; exit $$st
 
 clean:
 	rm -rf build build-san

@@ -571,6 +571,10 @@ prefixes_done:
 		od = &opmodrm;
 	if (map == 4 && vex && b == 0xf0)
 		od = &sse_imm;
+	/* SSE4a EXTRQ / INSERTQ (AMD): 66 / F2 0F 78 (imm8, imm8) and 0F 79 */
+	bool sse4a = map == 2 && !vex && (b == 0x78 || b == 0x79) && (mp == 1 || mp == 3);
+	if (sse4a)
+		od = b == 0x78 ? &sse_imm : &sse_any;
 	f = od->f;
 
 	if (f & D_MODRM) {
@@ -662,6 +666,8 @@ do_modrm_ud:
 		i->imm2 = getb(&d);
 	} else if (f & D_IMMSSE) {
 		i->imm = getb(&d);
+		if (sse4a)
+			i->imm2 = getb(&d);
 	}
 	if (f & (D_JB | D_JZ)) {
 		int64_t rel = (f & D_JB) ? (int8_t)getb(&d) :
