@@ -17,6 +17,13 @@ ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS ?=
 LDLIBS := -lm
 
+# zstd compresses RAM in snapshot files (-snapshot-compress); Debian: libzstd-dev
+HAVE_ZSTD := $(shell printf '\043include <zstd.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_ZSTD),1)
+ALL_CFLAGS += -DNV_HAVE_ZSTD
+LDLIBS += -lzstd
+endif
+
 LIB_SRC := $(wildcard src/cpu/*.c src/vmx/*.c src/svm/*.c src/accel/*.c src/vmm/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
