@@ -401,9 +401,13 @@ H(h_movs)
 					}
 					reg_set(c, R_SI, r.a, (c->gpr[R_SI] + bytes) & r.m);
 					reg_set(c, R_DI, r.a, (c->gpr[R_DI] + bytes) & r.m);
-					r.cnt -= n;
+					/*
+					 * `continue` goes through rep_next, which
+					 * accounts for the last of the n iterations
+					 */
+					r.cnt -= n - 1;
 					reg_set(c, R_CX, r.a, r.cnt);
-					r.done += n;
+					r.done += n - 1;
 					continue;
 				}
 			}
@@ -444,9 +448,13 @@ H(h_stos)
 						for (uint64_t k = 0; k < n; k++)
 							st_host((uintptr_t)(d + k * sz), sz, v);
 					reg_set(c, R_DI, r.a, (c->gpr[R_DI] + n * sz) & r.m);
-					r.cnt -= n;
+					/*
+					 * `continue` goes through rep_next, which
+					 * accounts for the last of the n iterations
+					 */
+					r.cnt -= n - 1;
 					reg_set(c, R_CX, r.a, r.cnt);
-					r.done += n;
+					r.done += n - 1;
 					continue;
 				}
 			}
