@@ -1475,9 +1475,8 @@ static void *rec_copy(const struct vrec *r, size_t n)
 	return p;
 }
 
-static int load_vcpu(struct machine *m, int k, const struct vrec *r, char *err, size_t errlen)
+static int load_vcpu(struct nv_vcpu *v, int k, const struct vrec *r, char *err, size_t errlen)
 {
-	struct nv_vcpu *v = m->vcpu[k];
 	int ret = -1, e;
 	void *obj = NULL;
 #define SET(tag, type, fn, what) \
@@ -1633,11 +1632,53 @@ static int check_devices(struct machine *m, struct image *im, char *err, size_t 
 	return 0;
 }
 
+/*
+ * Apply every vCPU's state to a scratch VM of the same model first, so a
+ * state the API's set functions reject is found before the machine is
+ * touched.
+ */
+static int dry_run_vcpus(struct machine *m, struct vrec (*recs)[REC_MAX], char *err, size_t errlen)
+{
+	int e;
+	struct nv_vm *vm = nv_create_vm(NV_ENGINE_EMU, &e);
+	int ret = -1;
+	if (!vm) {
+		snprintf(err, errlen, "cannot create a scratch VM: %s", strerror(-e));
+		return -1;
+	}
+	if (nv_set_cpu_model(vm, m->cfg.cpu_model ? m->cfg.cpu_model : "intel") < 0) {
+		snprintf(err, errlen, "cannot set the CPU model: %s", nv_last_error());
+		goto out;
+	}
+	/* the capabilities machine_init enables */
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXCEPTION_PAYLOAD, .args = { 1 } };
+	nv_enable_cap(vm, &cap);
+	cap.cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT;
+	nv_enable_cap(vm, &cap);
+	nv_set_nested_flag_cap(vm, nv_nested_flag_cap(m->vm));
+	cap.cap = nv_nested_flag_cap(vm);
+	nv_enable_cap(vm, &cap);
+	for (int k = 0; k < m->ncpus; k++) {
+		struct nv_vcpu *v = nv_create_vcpu(vm, (unsigned)k, &e);
+		if (!v) {
+			snprintf(err, errlen, "cannot create a scratch vCPU: %s", strerror(-e));
+			goto out;
+		}
+		if (load_vcpu(v, k, recs[k], err, errlen) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	nv_destroy_vm(vm);
+	return ret;
+}
+
 int snapshot_restore(struct machine *m, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	struct image *im = calloc(1, sizeof(*im));
 	struct vrec (*recs)[REC_MAX] = calloc((size_t)MAX_CPUS, sizeof(*recs));
 	struct snapshot_state *ss = snap_state(m);
+	struct snap_buf *saved = NULL;
 	struct timespec t0, t1;
 	int ret = -1;
 
@@ -1681,7 +1722,20 @@ int snapshot_restore(struct machine *m, const uint8_t *buf, size_t len, char *er
 		}
 	}
 
-	/* 2: apply.  Devices validate their own data before changing anything. */
+	if (dry_run_vcpus(m, recs, err, errlen) < 0)
+		goto out;
+
+	/*
+	 * 2: apply.  Devices validate their own data before changing anything;
+	 * if one refuses, the ones loaded before it get their old state back.
+	 */
+	saved = calloc((size_t)ss->ndev, sizeof(*saved));
+	if (!saved) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int d = 0; d < ss->ndev; d++)
+		ss->dev[d].save(m, ss->dev[d].opaque, &saved[d]);
 	for (int k = 0; k < im->nsec; k++) {
 		struct sec *sc = &im->sec[k];
 		if (strncmp(sc->name, "dev:", 4))
@@ -1694,6 +1748,11 @@ int snapshot_restore(struct machine *m, const uint8_t *buf, size_t len, char *er
 			if (ss->dev[d].load(m, ss->dev[d].opaque, &in, sc->ver, e2, sizeof(e2)) < 0) {
 				snprintf(err, errlen, "device '%s': %s", sc->name + 4,
 					 e2[0] ? e2 : "malformed state");
+				for (int j = 0; j < ss->ndev; j++) {
+					struct snap_in old = { .p = saved[j].p, .len = saved[j].len };
+					ss->dev[j].load(m, ss->dev[j].opaque, &old, ss->dev[j].version,
+							e2, sizeof(e2));
+				}
 				goto out;
 			}
 		}
@@ -1711,7 +1770,7 @@ int snapshot_restore(struct machine *m, const uint8_t *buf, size_t len, char *er
 		goto out;
 	}
 	for (int k = 0; k < m->ncpus; k++)
-		if (load_vcpu(m, k, recs[k], err, errlen) < 0)
+		if (load_vcpu(m->vcpu[k], k, recs[k], err, errlen) < 0)
 			goto out;
 	load_sched(m, s_sched, true, err, errlen);
 	/* the image's paths, for a guest reset (it reloads the kernel) */
@@ -1728,6 +1787,10 @@ int snapshot_restore(struct machine *m, const uint8_t *buf, size_t len, char *er
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ss->load_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 out:
+	if (saved)
+		for (int d = 0; d < ss->ndev; d++)
+			free(saved[d].p);
+	free(saved);
 	if (im)
 		image_free(im);
 	free(im);
