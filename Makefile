@@ -48,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
-.PHONY: all check san run bench clean fuzz fuzz-diff
+.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-snapshot
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
 
 $(O)/%.o: %.c
@@ -102,7 +102,12 @@ run: $(O)/nestvm $(O)/tests/guest/hello.elf
 bench: all
 	@O=$(O) bash bench/run.sh
 
+# the snapshot reader (tests/fuzz/snapshot.sh): libFuzzer or a mutation fuzzer, ASan+UBSan
+fuzz: fuzz-snapshot
+fuzz-snapshot:
+	@bash tests/fuzz/snapshot.sh
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(wildcard $(O)/src/*/*.d $(O)/tests/guest/*.d $(O)/tests/guest/lib/*.d $(O)/tests/unit/*.d $(O)/tests/unit/lib/*.d)
