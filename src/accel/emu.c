@@ -519,7 +519,12 @@ static int emu_set_fpu(struct nv_vcpu *v, const struct kvm_fpu *f)
 static int emu_get_xsave(struct nv_vcpu *v, struct kvm_xsave *x)
 {
 	memset(x, 0, sizeof(*x));
-	fpu_xsave_image(CPU(v), (uint8_t *)x->region, ~0ULL, false);
+	/*
+	 * KVM_GET_XSAVE reports x87 and SSE state whatever XCR0 holds:
+	 * legacy SSE runs with XCR0 = 1, and its registers must survive a
+	 * save/restore (found by tests/unit/snapshot_events).
+	 */
+	fpu_xsave_image(CPU(v), (uint8_t *)x->region, ~0ULL, true);
 	return 0;
 }
 
