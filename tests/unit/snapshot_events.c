@@ -25,6 +25,7 @@
 struct outcome {
 	int vec;
 	uint64_t rip, rcx, rsi, rdi, cr2, dr6, frame_rip, frame_ec, memsum, rflags;
+	uint64_t xmm0;
 };
 
 static void wrap(struct machine *m, struct vmt *t)
@@ -53,14 +54,14 @@ static void enable_caps(struct vmt *t)
 
 /* ---- scenarios --------------------------------------------------------------- */
 
-enum { SC_PF, SC_NMI, SC_MOVSS, SC_REP, SC_EXTINT, SC_STI, SC_TIMER, SC_N };
+enum { SC_PF, SC_NMI, SC_MOVSS, SC_REP, SC_EXTINT, SC_STI, SC_TIMER, SC_SSE, SC_N };
 static const char *const sc_name[SC_N] = {
 	"pending #PF with payload", "NMI blocked and pending", "single-step over MOV SS",
 	"mid REP MOVSB", "ExtINT from KVM_INTERRUPT not yet taken", "STI shadow",
-	"LAPIC timer armed (divide 16)",
+	"LAPIC timer armed (divide 16)", "XMM state with XCR0 = x87 only",
 };
 /* instructions run before the snapshot */
-static const uint64_t sc_steps[SC_N] = { 0, 3, 1, 500, 1, 2, 301 };
+static const uint64_t sc_steps[SC_N] = { 0, 3, 1, 500, 1, 2, 301, 1 };
 
 static void put(struct vmt *t, uint64_t gpa, const uint8_t *code, size_t n)
 {
@@ -146,6 +147,18 @@ static void setup(struct vmt *t, int sc)
 		nv_interrupt(t->v, &irq);
 		break;
 	}
+	case SC_SSE: {
+		/* nop; nop; hlt: XMM0 must survive (legacy SSE needs no XCR0 bit) */
+		static const uint8_t code[] = { 0x90, 0x90, 0xf4 };
+		put(t, VMT_CODE, code, sizeof(code));
+		nv_set_regs(t->v, &r);
+		struct kvm_fpu f;
+		nv_get_fpu(t->v, &f);
+		uint64_t x = 0x0123456789abcdefULL;
+		memcpy(f.xmm[0], &x, 8);
+		nv_set_fpu(t->v, &f);
+		break;
+	}
 	case SC_TIMER: {
 		/* sti; mov $5000,%ecx; 1: dec %ecx; jnz 1b; hlt */
 		static const uint8_t code[] = { 0xfb, 0xb9, 0x88, 0x13, 0x00, 0x00, 0xff, 0xc9,
@@ -201,11 +214,15 @@ static void outcome(struct vmt *t, struct outcome *o)
 		o->frame_rip = vmt_exc_rip(t, &r);
 		o->frame_ec = vmt_exc_errcode(t, &r);
 	}
+	struct kvm_fpu f;
+	nv_get_fpu(t->v, &f);
+	memcpy(&o->xmm0, f.xmm[0], 8);
 	for (uint64_t k = 0; k < 0x20000; k += 8) {
 		uint64_t q;
 		memcpy(&q, t->mem + VMT_DATA + k, 8);
 		o->memsum = o->memsum * 31 + q;
 	}
+	o->memsum ^= o->xmm0;
 }
 
 static bool same(const struct outcome *a, const struct outcome *b)
@@ -292,6 +309,8 @@ static bool expected(int sc, const struct outcome *o)
 		return o->vec == 0x40 && o->frame_rip == VMT_CODE + 3;
 	case SC_TIMER:
 		return o->vec == 0x50 && o->rcx != 0;
+	case SC_SSE:
+		return o->vec == -1 && o->xmm0 == 0x0123456789abcdefULL;	/* the child computes xmm0 */
 	}
 	return false;
 }
