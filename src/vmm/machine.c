@@ -249,6 +249,8 @@ void machine_destroy(struct machine *m)
 		nv_destroy_vm(m->vm);
 	if (m->ram)
 		munmap(m->ram, m->ram_map_size);
+	free(m->dev);
+	m->dev = NULL;
 	m->vm = NULL;
 	m->ram = NULL;
 }
