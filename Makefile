@@ -17,6 +17,13 @@ ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS ?=
 LDLIBS := -lm
 
+# zstd compresses RAM in snapshot files (-snapshot-compress); Debian: libzstd-dev
+HAVE_ZSTD := $(shell printf '\043include <zstd.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_ZSTD),1)
+ALL_CFLAGS += -DNV_HAVE_ZSTD
+LDLIBS += -lzstd
+endif
+
 LIB_SRC := $(wildcard src/cpu/*.c src/vmx/*.c src/svm/*.c src/accel/*.c src/vmm/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -41,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
-.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse
+.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse fuzz-snapshot
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
 
 $(O)/%.o: %.c
@@ -114,7 +121,12 @@ fuzz-diff-sse: $(O)/tests/unit/diff_sse
 		$(O)/tests/unit/diff_sse > $(O)/fuzz-diff-sse.log; st=$$?; \
 		grep -v '^ok' $(O)/fuzz-diff-sse.log; exit $$st
 
+# the snapshot reader (tests/fuzz/snapshot.sh): libFuzzer or a mutation fuzzer, ASan+UBSan
+fuzz: fuzz-snapshot
+fuzz-snapshot:
+	@bash tests/fuzz/snapshot.sh
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(wildcard $(O)/src/*/*.d $(O)/tests/guest/*.d $(O)/tests/guest/lib/*.d $(O)/tests/unit/*.d $(O)/tests/unit/lib/*.d)
