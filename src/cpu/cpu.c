@@ -364,14 +364,19 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 
 static void after_fault(struct cpu *c)
 {
-	/* the faulting instruction did not retire; those before it did */
+	/*
+	 * The faulting instruction did not retire but was executed: it counts
+	 * as one step (with the REP iterations it completed), so a budget can
+	 * stop with its exception pending, payload unwritten.
+	 */
 	if (c->cur) {
-		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
+		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
 		c->icount += k;
 		c->clock += k;
 		c->rip = c->cur->rip;
 		c->cur = NULL;
 	}
+	c->rep_done = 0;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
 	c->evt.shadow_next = 0;
@@ -435,12 +440,13 @@ int cpu_run(struct cpu *c)
 	case JMP_EXIT:
 		/* an exit in the middle of an instruction: it re-executes */
 		if (c->cur) {
-			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
+			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + c->rep_done;
 			c->icount += k;
 			c->clock += k;
 			c->rip = c->cur->rip;
 			c->cur = NULL;
 		}
+		c->rep_done = 0;
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;
@@ -534,8 +540,22 @@ int cpu_run(struct cpu *c)
 				c->brk |= BRK_EXIT;
 			}
 		} else {
+			/*
+			 * The fast path: blocks back to back, following cached
+			 * successors, until something needs the boundary checks
+			 * above (any brk bit), a new shadow, or the stop time.
+			 */
 			struct blk *b = blk_lookup(c);
-			exec_block(c, b, room);
+			for (;;) {
+				exec_block(c, b, room);
+				if (unlikely(c->brk | c->evt.shadow_next | c->io_nresp))
+					break;
+				if (unlikely(c->clock >= c->stop_at))
+					break;
+				room = c->stop_at - c->clock;
+				if (c->rip != b->rip)	/* loops within one block stay */
+					b = blk_next(c, b);
+			}
 			if (c->evt.shadow_next) {
 				c->evt.shadow = c->evt.shadow_next;
 				c->evt.shadow_next = 0;

@@ -273,6 +273,7 @@ struct blk {
 	uint8_t *bytes;		/* copy of the code bytes, to detect writes by the VMM */
 	struct blk *hnext;	/* hash chain */
 	struct blk *pnext[2];	/* per-page chains */
+	struct blk *succ[2];	/* successors seen (block chaining) */
 	struct insn insn[];
 };
 
@@ -475,7 +476,7 @@ struct cpu {
 
 	/* run control */
 	jmp_buf jb;
-	uint32_t rep_budget_hit;
+	uint64_t rep_done;	/* REP iterations completed by the running instruction */
 	bool in_delivery;
 	const char *internal_why;
 	bool single_step;	/* execute one instruction per block */
@@ -622,6 +623,7 @@ bool cpu_is_user_access(const struct cpu *c);
 
 /* decode.c */
 struct blk *blk_lookup(struct cpu *c);
+struct blk *blk_next(struct cpu *c, struct blk *prev);
 void code_invalidate_page(struct vm *vm, uint64_t gpa, struct cpu *writer);
 void code_invalidate_range(struct vm *vm, uint64_t gpa, int len, struct cpu *writer);
 void mmu_unwrite_gpa(struct vm *vm, uint64_t gpa_page);

@@ -571,6 +571,10 @@ prefixes_done:
 		od = &opmodrm;
 	if (map == 4 && vex && b == 0xf0)
 		od = &sse_imm;
+	/* SSE4a EXTRQ / INSERTQ (AMD): 66 / F2 0F 78 (imm8, imm8) and 0F 79 */
+	bool sse4a = map == 2 && !vex && (b == 0x78 || b == 0x79) && (mp == 1 || mp == 3);
+	if (sse4a)
+		od = b == 0x78 ? &sse_imm : &sse_any;
 	f = od->f;
 
 	if (f & D_MODRM) {
@@ -662,6 +666,8 @@ do_modrm_ud:
 		i->imm2 = getb(&d);
 	} else if (f & D_IMMSSE) {
 		i->imm = getb(&d);
+		if (sse4a)
+			i->imm2 = getb(&d);
 	}
 	if (f & (D_JB | D_JZ)) {
 		int64_t rel = (f & D_JB) ? (int8_t)getb(&d) :
@@ -759,6 +765,11 @@ finish_len:
 	i->end = !!(f & D_END);
 	i->mp = mp;
 	i->map = map;
+	if (od && i->fn == od->fn && od->fn) {
+		insn_fn fast = fast_select(c, i);
+		if (fast)
+			i->fn = fast;
+	}
 	return d.n;
 }
 
@@ -1066,6 +1077,7 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 	}
 	b->hnext = NULL;
 	b->pnext[0] = b->pnext[1] = NULL;
+	b->succ[0] = b->succ[1] = NULL;
 	memcpy(b->insn, tmp, n * sizeof(struct insn));
 	if (!c->single_step)
 		blk_register(vm, b);
@@ -1170,5 +1182,27 @@ struct blk *blk_lookup(struct cpu *c)
 	b = blk_build(c, rip, lin, gpa, host);
 	if (!c->single_step)
 		c->jc[j] = b;
+	return b;
+}
+
+/*
+ * The block after `prev` at the current RIP: one of prev's cached
+ * successors when still valid (same RIP, CS base and mode, alive, bytes
+ * verified this generation), else a full lookup that refreshes the cache.
+ */
+struct blk *blk_next(struct cpu *c, struct blk *prev)
+{
+	uint64_t rip = c->rip;
+	for (int k = 0; k < 2; k++) {
+		struct blk *s = prev->succ[k];
+		if (s && s->rip == rip && !s->dead && s->vgen == c->vm->run_gen &&
+		    s->cs_base == c->seg_ebase[S_CS] && s->mode == c->mode)
+			return s;
+	}
+	struct blk *b = blk_lookup(c);
+	if (!prev->dead && !c->single_step) {
+		prev->succ[1] = prev->succ[0];
+		prev->succ[0] = b;
+	}
 	return b;
 }

@@ -325,6 +325,7 @@ static void rep_begin(struct cpu *c, const struct insn *i, struct rep *r, int sz
 static bool rep_next(struct cpu *c, const struct insn *i, struct rep *r)
 {
 	r->done++;
+	c->rep_done = r->done;
 	io_retire(c);
 	if (!r->rep)
 		return false;
@@ -343,6 +344,7 @@ static bool rep_next(struct cpu *c, const struct insn *i, struct rep *r)
 
 static void rep_end(struct cpu *c, struct rep *r)
 {
+	c->rep_done = 0;
 	if (r->done > 1) {
 		c->icount += r->done - 1;
 		c->clock += r->done - 1;
@@ -408,6 +410,7 @@ H(h_movs)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
+					c->rep_done = r.done;
 					/* the last element of this round goes the normal way */
 				}
 			}
@@ -454,6 +457,7 @@ H(h_stos)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
+					c->rep_done = r.done;
 				}
 			}
 		}
@@ -503,6 +507,7 @@ H(h_cmps)
 		adv(c, R_DI, &r);
 		if (rep_cmp_stop(i, a, b)) {
 			r.done++;
+			c->rep_done = r.done;
 			io_retire(c);
 			if (r.rep) {
 				r.cnt = (r.cnt - 1) & r.m;
@@ -530,6 +535,7 @@ H(h_scas)
 		adv(c, R_DI, &r);
 		if (rep_cmp_stop(i, a, b)) {
 			r.done++;
+			c->rep_done = r.done;
 			io_retire(c);
 			if (r.rep) {
 				r.cnt = (r.cnt - 1) & r.m;

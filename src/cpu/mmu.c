@@ -392,8 +392,10 @@ static void check_data_bp(struct cpu *c, uint64_t lin, int size, bool write)
 			continue;
 		uint64_t len = ln == 0 ? 1 : ln == 1 ? 2 : ln == 2 ? 8 : 4;
 		uint64_t a = c->dr[n] & ~(len - 1);
-		if (lin <= a + len - 1 && a <= lin + size - 1)
+		if (lin <= a + len - 1 && a <= lin + size - 1) {
 			c->evt.pending_dbg |= 1ULL << n;
+			c->brk |= BRK_EVENT;	/* trap after this instruction */
+		}
 	}
 }
 

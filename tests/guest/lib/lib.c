@@ -297,7 +297,7 @@ void exc_dispatch(struct exc_frame *f);
 void exc_dispatch(struct exc_frame *f)
 {
 	int v = (int)f->vector;
-	if (exc_fixup_rip) {
+	if (exc_fixup_rip && v < 32 && v != 2) {	/* exceptions only */
 		exc_last.vector = v;
 		exc_last.error_code = f->error_code;
 		exc_last.rip = f->rip;
