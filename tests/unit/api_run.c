@@ -180,7 +180,7 @@ static void test_hlt(struct vmt *t, enum nv_engine eng)
 		       "HLT with nothing to wake the vCPU: KVM_EXIT_HLT (%d, exit %u)", ret,
 		       t->run->exit_reason);
 	} else {
-		/* the in-kernel LAPIC halts the vCPU in KVM_RUN (docs/kvm.md) */
+		/* the in-kernel LAPIC halts the vCPU in KVM_RUN (docs/kvm.md D1) */
 		tap_ok(ret == -EINTR && t->run->exit_reason == KVM_EXIT_INTR,
 		       "HLT blocks in KVM_RUN until a signal: -EINTR, KVM_EXIT_INTR (%d, %u)", ret,
 		       t->run->exit_reason);

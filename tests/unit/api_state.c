@@ -77,7 +77,7 @@ static void test_reset(enum nv_engine eng)
 	free(xs);
 	tap_ok(mx == 0x1f80, "reset MXCSR = 1f80 (XSAVE image) (got %x)", mx);
 	tap_ok(nv_get_fpu(b.v, &f) == 0, "GET_FPU on a fresh vCPU");
-	/* docs/kvm.md K1, K2 */
+	/* docs/kvm.md D4 (FCW), K2 (MXCSR) */
 	tap_diag("reset x87 FCW = %x (SDM table 10-1: 0040; KVM uses FNINIT's 037f), "
 		 "GET_FPU MXCSR = %x", f.fcw, f.mxcsr);
 	struct kvm_xcrs xc;
@@ -377,7 +377,7 @@ static void test_fpu(enum nv_engine eng)
 	nv_get_fpu(t.v, &g);
 	tap_ok(g.fcw == 0x27f, "FCW round-trips (%x)", g.fcw);
 	if (eng == NV_ENGINE_KVM)
-		/* docs/kvm.md K2: KVM_SET_FPU does not load MXCSR */
+		/* docs/kvm.md D5: KVM_SET_FPU does not load MXCSR */
 		tap_diag("MXCSR after SET_FPU(1fa0): GET_FPU says %x (KVM ignores it)", g.mxcsr);
 	else
 		tap_ok(g.mxcsr == 0x1fa0, "MXCSR round-trips (%x)", g.mxcsr);
