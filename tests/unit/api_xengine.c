@@ -1,6 +1,7 @@
 /*
  * Cross-engine state transfer: a guest stopped under one engine continues
- * under the other (emulator -> /dev/kvm and /dev/kvm -> emulator) and
+ * under the other (emulator -> /dev/kvm and /dev/kvm -> emulator; also
+ * within each engine) and
  * prints exactly what an uninterrupted run prints.  The whole vCPU state
  * goes through vcpu_state_get / vcpu_state_set (src/vmm/vcpu_state.c),
  * guest RAM is copied.  Transfer points: in the middle of the computation
@@ -255,12 +256,14 @@ static void check_end(struct run *dst, const struct run *ref, const struct kvm_r
 	       X(g.rbx));
 }
 
-static void mid_emu_to_kvm(const struct run *ref, const struct kvm_regs *fin, uint64_t budget)
+static void mid_emu_to(enum nv_engine to, const struct run *ref, const struct kvm_regs *fin,
+		       uint64_t budget)
 {
 	struct run src, dst;
 	struct vcpu_state *s = calloc(1, sizeof(*s));
 	char what[96];
-	snprintf(what, sizeof(what), "emu -> kvm after %llu instructions", X(budget));
+	snprintf(what, sizeof(what), "emu -> %s after %llu instructions", vmt_engine_name(to),
+		 X(budget));
 	setup(&src, NV_ENGINE_EMU, true);
 	nv_set_budget(src.t.v, budget);
 	enum stop st = go(&src, 0);
@@ -269,7 +272,7 @@ static void mid_emu_to_kvm(const struct run *ref, const struct kvm_regs *fin, ui
 	nv_get_icount(src.t.v, &ic);
 	tap_ok(st == STOP_BUDGET && ic == budget, "%s: the emulator stops there (%d, icount %llu)",
 	       what, st, X(ic));
-	if (transfer(&src, &dst, NV_ENGINE_KVM, s))
+	if (transfer(&src, &dst, to, s))
 		check_end(&dst, ref, fin, what);
 	else
 		tap_ok(false, "%s: transfer", what);
@@ -278,12 +281,13 @@ static void mid_emu_to_kvm(const struct run *ref, const struct kvm_regs *fin, ui
 	free(s);
 }
 
-static void mid_kvm_to_emu(const struct run *ref, const struct kvm_regs *fin, unsigned usec)
+static void mid_kvm_to(enum nv_engine to, const struct run *ref, const struct kvm_regs *fin,
+		       unsigned usec)
 {
 	struct run src, dst;
 	struct vcpu_state *s = calloc(1, sizeof(*s));
 	char what[96];
-	snprintf(what, sizeof(what), "kvm -> emu after a signal at %u us", usec);
+	snprintf(what, sizeof(what), "kvm -> %s after a signal at %u us", vmt_engine_name(to), usec);
 	setup(&src, NV_ENGINE_KVM, true);
 	vmt_kick(src.t.run, usec);
 	enum stop st = go(&src, 0);
@@ -293,7 +297,7 @@ static void mid_kvm_to_emu(const struct run *ref, const struct kvm_regs *fin, un
 	nv_get_regs(src.t.v, &g);
 	tap_ok(st == STOP_KICK, "%s: KVM_RUN returns -EINTR mid-computation (%d, %zu chars, rip %llx)",
 	       what, st, src.nout, X(g.rip));
-	if (st == STOP_KICK && transfer(&src, &dst, NV_ENGINE_EMU, s))
+	if (st == STOP_KICK && transfer(&src, &dst, to, s))
 		check_end(&dst, ref, fin, what);
 	else
 		tap_ok(false, "%s: transfer", what);
@@ -376,8 +380,12 @@ int main(void)
 	       OUTER + 2 * (OUTER / 8), emu->nout, emu->out);
 	if (!vmt_kvm_usable(why, sizeof(why))) {
 		tap_skip("cross-engine tests need /dev/kvm: %s", why);
+		vmt_destroy(&emu->t);
+		free(emu);
+		free(kvm);
 		return tap_done();
 	}
+	vmt_destroy(&emu->t);
 	/* migration needs a CPU the destination can be: use KVM's view of the model */
 	struct vmt k;
 	if (vmt_init(&k, NV_ENGINE_KVM, MEM) == 0) {
@@ -399,16 +407,20 @@ int main(void)
 	tap_ok(fk.rax == fe.rax && fk.rbx == fe.rbx && fk.rip == fe.rip,
 	       "and ends with the same registers");
 	/* instruction budgets: early, inside the loop, late */
-	mid_emu_to_kvm(emu, &fe, 1000);
-	mid_emu_to_kvm(emu, &fe, 123457);
-	mid_emu_to_kvm(emu, &fe, 300001);
-	mid_kvm_to_emu(emu, &fe, 30000);
-	mid_kvm_to_emu(emu, &fe, 120000);
+	mid_emu_to(NV_ENGINE_KVM, emu, &fe, 1000);
+	mid_emu_to(NV_ENGINE_KVM, emu, &fe, 123457);
+	mid_emu_to(NV_ENGINE_KVM, emu, &fe, 300001);
+	mid_kvm_to(NV_ENGINE_EMU, emu, &fe, 30000);
+	mid_kvm_to(NV_ENGINE_EMU, emu, &fe, 120000);
+	/* the same function within one engine (what a snapshot does) */
+	mid_emu_to(NV_ENGINE_EMU, emu, &fe, 200003);
+	mid_kvm_to(NV_ENGINE_KVM, emu, &fe, 60000);
 	pending_pf(NV_ENGINE_EMU, NV_ENGINE_KVM, emu, &fe, 2);
 	pending_pf(NV_ENGINE_KVM, NV_ENGINE_EMU, emu, &fe, 3);
 	vmt_destroy(&emu->t);
 	vmt_destroy(&kvm->t);
 	free(emu);
 	free(kvm);
+	free(common_cpuid);
 	return tap_done();
 }
