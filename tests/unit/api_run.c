@@ -270,6 +270,52 @@ static void test_window(struct vmt *t)
 		       "the window opens after the instruction following STI (rip %llx)", X(r.rip));
 }
 
+/* the capabilities the API uses, and the emulator-only extensions */
+static void test_caps(struct vmt *t, enum nv_engine eng)
+{
+	static const struct { long cap; const char *name; bool need; } caps[] = {
+		{ KVM_CAP_USER_MEMORY, "USER_MEMORY", true },
+		{ KVM_CAP_EXT_CPUID, "EXT_CPUID", true },
+		{ KVM_CAP_SPLIT_IRQCHIP, "SPLIT_IRQCHIP", true },
+		{ KVM_CAP_SIGNAL_MSI, "SIGNAL_MSI", true },
+		{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT", true },
+		{ KVM_CAP_MP_STATE, "MP_STATE", true },
+		{ KVM_CAP_VCPU_EVENTS, "VCPU_EVENTS", true },
+		{ KVM_CAP_XSAVE, "XSAVE", false },
+		{ KVM_CAP_XCRS, "XCRS", false },
+		{ KVM_CAP_DEBUGREGS, "DEBUGREGS", false },
+		{ KVM_CAP_SREGS2, "SREGS2", false },
+		{ KVM_CAP_SET_GUEST_DEBUG, "SET_GUEST_DEBUG", false },
+		{ KVM_CAP_EXCEPTION_PAYLOAD, "EXCEPTION_PAYLOAD", false },
+		{ KVM_CAP_X86_TRIPLE_FAULT_EVENT, "X86_TRIPLE_FAULT_EVENT", false },
+		{ KVM_CAP_TSC_DEADLINE_TIMER, "TSC_DEADLINE_TIMER", false },
+		{ KVM_CAP_X86_GUEST_MODE, "X86_GUEST_MODE", false },
+		{ KVM_CAP_NESTED_STATE, "NESTED_STATE", false },
+		{ KVM_CAP_X86_SMM, "X86_SMM", false },
+		{ KVM_CAP_MAX_VCPUS, "MAX_VCPUS", false },
+		{ KVM_CAP_NR_MEMSLOTS, "NR_MEMSLOTS", false },
+	};
+	char line[600];
+	size_t o = 0;
+	bool all = true;
+	for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+		int v = nv_check_extension(t->vm, caps[k].cap);
+		if (caps[k].need && v <= 0)
+			all = false;
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%d", caps[k].name, v);
+	}
+	tap_diag("capabilities:%s", line);
+	tap_ok(all, "every capability the VMM needs is there");
+	tap_ok(nv_check_extension(t->vm, nv_nested_flag_cap(t->vm)) >= 0,
+	       "the FRED nested-flag capability answers under its configured number");
+	uint64_t n;
+	int want = eng == NV_ENGINE_EMU ? 0 : -ENOTSUP;
+	tap_ok(nv_set_budget(t->v, 0) == want && nv_get_icount(t->v, &n) == want &&
+	       nv_get_clock(t->v, &n) == want && nv_set_budget_until(t->v, ~0ULL) == want &&
+	       nv_next_deadline(t->v, &n) == want,
+	       "budget, icount, clock, deadline: %s", eng == NV_ENGINE_EMU ? "0" : "-ENOTSUP");
+}
+
 static void suite(enum nv_engine eng)
 {
 	struct vmt t;
@@ -277,6 +323,7 @@ static void suite(enum nv_engine eng)
 		tap_ok(false, "vmt_init");
 		return;
 	}
+	test_caps(&t, eng);
 	test_pio(&t);
 	test_string_pio(&t);
 	test_mmio(&t);
