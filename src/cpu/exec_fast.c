@@ -21,39 +21,23 @@ static inline uint64_t ea64(const struct cpu *c, const struct insn *i)
 
 static inline uint64_t ld64f(struct cpu *c, const struct insn *i, uint64_t lin, int size)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_r == (lin & ~0xfffULL)) && likely(tlb_fits(lin, size)))
-		return ld_host(e->addend + lin, size);
-	return mem_read_slow(c, lin, size, ACC_R | (i->seg == S_SS ? ACC_SS : 0));
+	return lin_ld_acc(c, lin, size, i->seg == S_SS ? ACC_SS : 0);
 }
 
 static inline void st64f(struct cpu *c, const struct insn *i, uint64_t lin, int size, uint64_t v)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & ~0xfffULL)) && likely(tlb_fits(lin, size))) {
-		st_host(e->addend + lin, size, v);
-		return;
-	}
-	mem_write_slow(c, lin, size, v, ACC_W | (i->seg == S_SS ? ACC_SS : 0));
+	lin_st_acc(c, lin, size, v, i->seg == S_SS ? ACC_SS : 0);
 }
 
 /* stack: SS-relative, #SS for a non-canonical address */
 static inline uint64_t ld64s(struct cpu *c, uint64_t lin)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_r == (lin & ~0xfffULL)) && likely(tlb_fits(lin, 8)))
-		return ld_host(e->addend + lin, 8);
-	return mem_read_slow(c, lin, 8, ACC_R | ACC_SS);
+	return lin_ld_acc(c, lin, 8, ACC_SS);
 }
 
 static inline void st64s(struct cpu *c, uint64_t lin, uint64_t v)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & ~0xfffULL)) && likely(tlb_fits(lin, 8))) {
-		st_host(e->addend + lin, 8, v);
-		return;
-	}
-	mem_write_slow(c, lin, 8, v, ACC_W | ACC_SS);
+	lin_st_acc(c, lin, 8, v, ACC_SS);
 }
 
 /* CF without computing every flag */
