@@ -257,7 +257,7 @@ static int emu_set_budget(struct nv_vcpu *v, uint64_t n)
 
 static int emu_get_icount(struct nv_vcpu *v, uint64_t *n)
 {
-	*n = CPU(v)->icount;
+	*n = cpu_icount(CPU(v));
 	return 0;
 }
 
@@ -269,7 +269,10 @@ static int emu_get_clock(struct nv_vcpu *v, uint64_t *n)
 
 static int emu_set_clock(struct nv_vcpu *v, uint64_t n)
 {
-	CPU(v)->clock = n;
+	struct cpu *c = CPU(v);
+	uint64_t ic = cpu_icount(c);
+	c->clock = n;
+	c->idle = n - ic;	/* the instruction count is kept */
 	return 0;
 }
 
@@ -999,7 +1002,7 @@ static int emu_get_private(struct nv_vcpu *v, struct nv_private_state *p)
 	p->version = NV_PRIVATE_STATE_VERSION;
 	p->size = sizeof(*p);
 	p->clock = c->clock;
-	p->icount = c->icount;
+	p->icount = cpu_icount(c);
 	p->budget_until = c->budget_end;
 	p->tsc_offset = c->msr.tsc_offset;
 	lapic_get_timer(c, &p->timer_deadline, &p->timer_period);
@@ -1061,7 +1064,7 @@ static int emu_set_private(struct nv_vcpu *v, const struct nv_private_state *p)
 		return -EBUSY;
 
 	c->clock = p->clock;
-	c->icount = p->icount;
+	c->idle = p->clock - p->icount;
 	c->budget_end = p->budget_until;
 	c->msr.tsc_offset = p->tsc_offset;
 	lapic_set_timer(c, p->timer_deadline, p->timer_period);

@@ -433,8 +433,10 @@ int main(int argc, char **argv)
 		if (!serial)
 			die("-serial: cannot open '%s': %s", c.serial + 5, strerror(errno));
 	}
-	if (machine_init(&m, &c) < 0)
+	if (machine_init(&m, &c) < 0) {
+		machine_destroy(&m);
 		return 2;
+	}
 	m.serial_out = serial;
 	m.dev->com1.out = serial;
 	char err[600];

@@ -346,7 +346,6 @@ static void rep_end(struct cpu *c, struct rep *r)
 {
 	c->rep_done = 0;
 	if (r->done > 1) {
-		c->icount += r->done - 1;
 		c->clock += r->done - 1;
 	}
 }
@@ -378,9 +377,8 @@ H(h_movs)
 		if (r.rep && r.step > 0 && r.cnt > 1) {
 			uint64_t sl = seg_lin(c, i->seg, si_ea(c, &r), sz, ACC_R);
 			uint64_t dl = seg_lin(c, S_ES, di_ea(c, &r), sz, ACC_W);
-			struct tlb_ent *se = &c->tlb_cur[(sl >> 12) & (TLB_SIZE - 1)];
-			struct tlb_ent *de = &c->tlb_cur[(dl >> 12) & (TLB_SIZE - 1)];
-			if (se->tag_r == (sl & ~0xfffULL) && de->tag_w == (dl & ~0xfffULL)) {
+			uintptr_t hs = tlb_host_r(c, sl, sz), hd = tlb_host_w(c, dl, sz);
+			if (hs && hd) {
 				uint64_t n = r.cnt - 1;
 				uint64_t sroom = (0x1000 - (sl & 0xfff)) / sz;
 				uint64_t droom = (0x1000 - (dl & 0xfff)) / sz;
@@ -396,8 +394,8 @@ H(h_movs)
 				    sm + n * sz > c->seg_elim[i->seg] || dm + n * sz > c->seg_elim[S_ES])
 					n = 0;
 				if (n > 1) {
-					uint8_t *s = (uint8_t *)(se->addend + sl);
-					uint8_t *d = (uint8_t *)(de->addend + dl);
+					uint8_t *s = (uint8_t *)hs;
+					uint8_t *d = (uint8_t *)hd;
 					size_t bytes = n * sz;
 					if (d >= s + bytes || s >= d + bytes || d < s) {
 						memmove(d, s, bytes);
@@ -434,8 +432,8 @@ H(h_stos)
 	do {
 		if (r.rep && r.step > 0 && r.cnt > 1) {
 			uint64_t dl = seg_lin(c, S_ES, di_ea(c, &r), sz, ACC_W);
-			struct tlb_ent *de = &c->tlb_cur[(dl >> 12) & (TLB_SIZE - 1)];
-			if (de->tag_w == (dl & ~0xfffULL)) {
+			uintptr_t hd = tlb_host_w(c, dl, sz);
+			if (hd) {
 				uint64_t n = r.cnt - 1;
 				uint64_t droom = (0x1000 - (dl & 0xfff)) / sz;
 				uint64_t lim = r.room > r.done + 1 ? r.room - r.done - 1 : 0;
@@ -447,7 +445,7 @@ H(h_stos)
 				    (c->gpr[R_DI] & r.m) + n * sz > c->seg_elim[S_ES])
 					n = 0;
 				if (n > 1) {
-					uint8_t *d = (uint8_t *)(de->addend + dl);
+					uint8_t *d = (uint8_t *)hd;
 					if (sz == 1)
 						memset(d, (int)v, n);
 					else

@@ -21,39 +21,23 @@ static inline uint64_t ea64(const struct cpu *c, const struct insn *i)
 
 static inline uint64_t ld64f(struct cpu *c, const struct insn *i, uint64_t lin, int size)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_r == (lin & ~0xfffULL)) && likely(tlb_fits(lin, size)))
-		return ld_host(e->addend + lin, size);
-	return mem_read_slow(c, lin, size, ACC_R | (i->seg == S_SS ? ACC_SS : 0));
+	return lin_ld_acc(c, lin, size, i->seg == S_SS ? ACC_SS : 0);
 }
 
 static inline void st64f(struct cpu *c, const struct insn *i, uint64_t lin, int size, uint64_t v)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & ~0xfffULL)) && likely(tlb_fits(lin, size))) {
-		st_host(e->addend + lin, size, v);
-		return;
-	}
-	mem_write_slow(c, lin, size, v, ACC_W | (i->seg == S_SS ? ACC_SS : 0));
+	lin_st_acc(c, lin, size, v, i->seg == S_SS ? ACC_SS : 0);
 }
 
 /* stack: SS-relative, #SS for a non-canonical address */
 static inline uint64_t ld64s(struct cpu *c, uint64_t lin)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_r == (lin & ~0xfffULL)) && likely(tlb_fits(lin, 8)))
-		return ld_host(e->addend + lin, 8);
-	return mem_read_slow(c, lin, 8, ACC_R | ACC_SS);
+	return lin_ld_acc(c, lin, 8, ACC_SS);
 }
 
 static inline void st64s(struct cpu *c, uint64_t lin, uint64_t v)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & ~0xfffULL)) && likely(tlb_fits(lin, 8))) {
-		st_host(e->addend + lin, 8, v);
-		return;
-	}
-	mem_write_slow(c, lin, 8, v, ACC_W | ACC_SS);
+	lin_st_acc(c, lin, 8, v, ACC_SS);
 }
 
 /* CF without computing every flag */
@@ -109,6 +93,12 @@ ALU_RR(cmp32_rr, 4, 2, (a - b) & M32, CC_SUB, 0)
 		cc_set(c, ccop + s, r, a, b); \
 	}
 ALU_RR2(add64_r2, 3, a + b, CC_ADD, 1, ~0ULL)
+ALU_RR2(xor64_r2, 3, a ^ b, CC_LOGIC, 1, ~0ULL)
+ALU_RR2(or64_r2, 3, a | b, CC_LOGIC, 1, ~0ULL)
+ALU_RR2(and64_r2, 3, a & b, CC_LOGIC, 1, ~0ULL)
+ALU_RR2(xor32_r2, 2, a ^ b, CC_LOGIC, 1, M32)
+ALU_RR2(or32_r2, 2, a | b, CC_LOGIC, 1, M32)
+ALU_RR2(and32_r2, 2, a & b, CC_LOGIC, 1, M32)
 ALU_RR2(sub64_r2, 3, a - b, CC_SUB, 1, ~0ULL)
 ALU_RR2(cmp64_r2, 3, a - b, CC_SUB, 0, ~0ULL)
 ALU_RR2(add32_r2, 2, a + b, CC_ADD, 1, M32)
@@ -169,6 +159,69 @@ H(add64_rm)	/* add r64, [mem] */
 	uint64_t r = a + b;
 	c->gpr[i->reg] = r;
 	cc_set(c, CC_ADD + 3, r, a, b);
+}
+
+/* ---- shifts by an immediate, register forms (C1 /4 /5 /7) ---------------------- */
+
+/* flags as h_shift computes them (AF = 0, OF by the count-1 formula) */
+H(shl64_ri)
+{
+	unsigned n = i->imm & 63;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm], r = a << n;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHL + 3, r, a, n);
+}
+
+H(shr64_ri)
+{
+	unsigned n = i->imm & 63;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm], r = a >> n;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHR + 3, r, a, n);
+}
+
+H(sar64_ri)
+{
+	unsigned n = i->imm & 63;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm], r = (uint64_t)((int64_t)a >> n);
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SAR + 3, r, a, n);
+}
+
+H(shl32_ri)
+{
+	unsigned n = i->imm & 31;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm] & M32, r = (a << n) & M32;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHL + 2, r, a, n);
+}
+
+H(shr32_ri)
+{
+	unsigned n = i->imm & 31;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm] & M32, r = a >> n;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHR + 2, r, a, n);
+}
+
+H(sar32_ri)
+{
+	unsigned n = i->imm & 31;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm] & M32, r = (uint64_t)((int32_t)a >> n) & M32;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SAR + 2, r, a, n);
 }
 
 /* ---- INC / DEC ------------------------------------------------------------------ */
@@ -330,11 +383,11 @@ insn_fn fast_select(struct cpu *c, struct insn *i)
 			static const insn_fn f32[8] = { add32_rr, or32_rr, NULL, NULL, and32_rr, sub32_rr, xor32_rr, cmp32_rr };
 			return (r64 ? f64 : f32)[op >> 3];
 		}
-		/* ALU r, r/m (register source): 03 2b 3b */
-		if (!i->mem && (r64 || r32) && (op == 0x03 || op == 0x2b || op == 0x3b)) {
-			if (op == 0x03) return r64 ? add64_r2 : add32_r2;
-			if (op == 0x2b) return r64 ? sub64_r2 : sub32_r2;
-			return r64 ? cmp64_r2 : cmp32_r2;
+		/* ALU r, r/m (register source): 03 0b 23 2b 33 3b */
+		if (!i->mem && (r64 || r32) && (op & 0xc7) == 0x03) {
+			static const insn_fn f64[8] = { add64_r2, or64_r2, NULL, NULL, and64_r2, sub64_r2, xor64_r2, cmp64_r2 };
+			static const insn_fn f32[8] = { add32_r2, or32_r2, NULL, NULL, and32_r2, sub32_r2, xor32_r2, cmp32_r2 };
+			return (r64 ? f64 : f32)[op >> 3];
 		}
 		if (flatmem && op == 0x39 && (r64 || r32))
 			return r64 ? cmp64_mr : cmp32_mr;
@@ -351,6 +404,13 @@ insn_fn fast_select(struct cpu *c, struct insn *i)
 		}
 		if (flatmem && op == 0x80 && ((i->modrm >> 3) & 7) == 7)
 			return cmp8_mi;
+		if (!i->mem && (r64 || r32) && op == 0xc1) {
+			switch ((i->modrm >> 3) & 7) {
+			case 4: case 6: return r64 ? shl64_ri : shl32_ri;
+			case 5: return r64 ? shr64_ri : shr32_ri;
+			case 7: return r64 ? sar64_ri : sar32_ri;
+			}
+		}
 		if (!i->mem && (r64 || r32) && op == 0x85)
 			return r64 ? test64_rr : test32_rr;
 		/* MOV */

@@ -166,5 +166,15 @@ int main(void)
 	uint64_t after_nop;
 	asm volatile("lea 3b(%%rip), %0" : "=r"(after_nop));
 	CHECK_EQ(exc_last.rip, after_nop, "T12: the #DB after MOV SS waits for the next instruction");
+	/* STI does not delay a single-step trap (only MOV SS does) */
+	write_dr6(0xffff0ff0);
+	exc_clear();
+	uint64_t after_sti;
+	asm volatile("cli\n\t" ASM_TRY("1f")
+		     "pushfq; orq $0x100, (%%rsp); popfq\n\t"
+		     "sti\n\t"
+		     "2: nop\n1:\n\t"
+		     "lea 2b(%%rip), %0\n\tcli" : "=&r"(after_sti) :: "memory");
+	CHECK_EQ(exc_last.rip, after_sti, "TF + STI: #DB right after STI (the shadow blocks interrupts only)");
 	return report_summary();
 }

@@ -3,6 +3,7 @@
  * with -no-reboot the machine stops with exit status 0 (platform.md §4).
  */
 // nestvm-exit: 0
+// nestvm-stderr: triple fault
 #include "libguest.h"
 
 int main(void)
