@@ -604,7 +604,7 @@ KIOC(kvm_get_lapic, KVM_GET_LAPIC, struct kvm_lapic_state *)
 KIOC(kvm_set_lapic, KVM_SET_LAPIC, const struct kvm_lapic_state *)
 KIOC(kvm_get_nested_state, KVM_GET_NESTED_STATE, struct kvm_nested_state *)
 KIOC(kvm_set_nested_state, KVM_SET_NESTED_STATE, const struct kvm_nested_state *)
-KIOC(kvm_get_cpuid2_raw, KVM_GET_CPUID2, struct kvm_cpuid2 *)
+KIOC(kvm_get_cpuid2, KVM_GET_CPUID2, struct kvm_cpuid2 *)
 KIOC(kvm_interrupt, KVM_INTERRUPT, const struct kvm_interrupt *)
 KIOC(kvm_set_guest_debug, KVM_SET_GUEST_DEBUG, const struct kvm_guest_debug *)
 KIOC(kvm_translate, KVM_TRANSLATE, struct kvm_translation *)
@@ -615,11 +615,6 @@ static int kvm_set_cpuid2(struct nv_vcpu *v, const struct kvm_cpuid2 *c)
 	if (r == 0)
 		KVCPU(v)->cpuid_user = true;
 	return r;
-}
-
-static int kvm_get_cpuid2(struct nv_vcpu *v, struct kvm_cpuid2 *c)
-{
-	return kvm_get_cpuid2_raw(v, c);
 }
 
 static int kvm_nmi(struct nv_vcpu *v)
