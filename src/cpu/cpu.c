@@ -15,6 +15,7 @@
 #include "exec.h"
 #include "lapic.h"
 #include "mem.h"
+#include "jit.h"
 
 enum { JMP_NONE, JMP_FAULT, JMP_EXIT };
 
@@ -381,6 +382,13 @@ void h_blk_end(struct cpu *c, const struct insn *i)
 		c->brk |= BRK_BLKEND;
 		return;
 	}
+	if (unlikely(++b->hot == c->vm->jit_threshold) && !b->jit && !c->vm->jit_off) {
+		b->jit = jit_compile(c, b);
+		if (c->brk) {	/* the code buffer was full: everything was flushed */
+			c->brk |= BRK_BLKEND;
+			return;
+		}
+	}
 	struct blk *nb = c->rip == b->rip ? b : blk_next(c, b);
 	if (unlikely(c->clock + nb->n > c->stop_at || c->brk)) {
 		c->brk |= BRK_BLKEND;
@@ -397,15 +405,21 @@ static void exec_chain(struct cpu *c, struct blk *b)
 	const struct insn *i = b->insn;
 	c->cur_blk = b;
 	for (;;) {
-		c->cur = i;
-		i->fn(c, i);
-		if (likely(!c->brk)) {
-			i++;
-			continue;
+		if (i == b->insn && b->jit) {
+			/* compiled: the whole block, then its sentinel */
+			b->jit(c);
+		} else {
+			c->cur = i;
+			i->fn(c, i);
+			if (likely(!c->brk)) {
+				i++;
+				continue;
+			}
 		}
 		if (c->brk != BRK_CHAIN)
 			break;
 		c->brk = 0;
+		b = (struct blk *)c->cur_blk;
 		i = c->ip;
 	}
 	if (c->brk & BRK_BLKEND) {

@@ -19,6 +19,7 @@
 #include "exec.h"
 #include "mem.h"
 #include "lapic.h"
+#include "jit.h"
 
 /* operand-format flags */
 #define D_MODRM (1u << 0)
@@ -775,7 +776,7 @@ finish_len:
 
 /* ---- the decode cache ----------------------------------------------------- */
 
-#define BLK_MAX 64
+#define BLK_MAX BLK_MAX_INSNS
 #define ARENA_SIZE (64u << 20)
 
 static uint32_t bhash_fn(uint64_t phys, uint64_t rip)
@@ -791,6 +792,13 @@ static int jc_idx(uint64_t rip)
 
 static void arena_init(struct vm *vm)
 {
+	/* NESTVM_JIT=0 interprets only; NESTVM_JIT=N compiles after N runs */
+	const char *j = getenv("NESTVM_JIT");
+	vm->jit_threshold = JIT_THRESHOLD;
+	if (j && !strcmp(j, "0"))
+		vm->jit_off = true;
+	else if (j && atoi(j) > 0)
+		vm->jit_threshold = (uint32_t)atoi(j);
 	vm->arena_size = ARENA_SIZE;
 	vm->arena = malloc(vm->arena_size);
 	vm->bhash_mask = (1u << 16) - 1;
@@ -804,6 +812,7 @@ static void arena_init(struct vm *vm)
 void code_flush_all(struct vm *vm)
 {
 	vm->arena_used = 0;
+	jit_reset(vm);
 	if (vm->bhash)
 		memset(vm->bhash, 0, (vm->bhash_mask + 1) * sizeof(*vm->bhash));
 	for (int s = 0; s < vm->nslots; s++) {
@@ -1080,6 +1089,8 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 	b->hnext = NULL;
 	b->pnext[0] = b->pnext[1] = NULL;
 	b->succ[0] = b->succ[1] = NULL;
+	b->jit = NULL;
+	b->hot = 0;
 	memcpy(b->insn, tmp, n * sizeof(struct insn));
 	if (!c->single_step) {
 		struct insn *e = &b->insn[n];
