@@ -325,6 +325,9 @@ H(h_grp3)
 				n = (int16_t)c->gpr[R_AX];
 			else
 				n = (int64_t)(((uint64_t)sext(c->gpr[R_DX], sz) << (sz * 8)) | (c->gpr[R_AX] & m));
+			/* INT64_MIN / -1 would trap in the emulator itself: its quotient overflows anyway */
+			if (d == -1 && n == INT64_MIN)
+				cpu_raise(c, EXC_DE);
 			int64_t q = n / d, r = n % d;
 			if (q != sext((uint64_t)q, sz))
 				cpu_raise(c, EXC_DE);
@@ -389,8 +392,12 @@ H(h_shift)
 	} else {
 		a = reg_get(c, i->rm, sz);
 	}
-	if (!cnt)
+	if (!cnt) {
+		/* flags untouched, but a 32-bit register is still written (zero-extended) */
+		if (!i->mem && sz == 4)
+			reg_set(c, i->rm, 4, a);
 		return;
+	}
 
 	uint64_t r = a, fl;
 	cc_flush(c);
@@ -492,8 +499,11 @@ static void shxd(struct cpu *c, const struct insn *i, bool left)
 	} else {
 		a = reg_get(c, i->rm, sz);
 	}
-	if (!cnt)
+	if (!cnt) {
+		if (!i->mem && sz == 4)
+			reg_set(c, i->rm, 4, a);	/* zero-extends even for count 0 */
 		return;
+	}
 	uint64_t r;
 	bool cf;
 	if (cnt > (unsigned)bits) {
