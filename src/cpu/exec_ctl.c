@@ -396,15 +396,21 @@ H(h_movs)
 					if (d >= s + bytes || s >= d + bytes || d < s) {
 						memmove(d, s, bytes);
 					} else {
-						for (size_t k = 0; k < bytes; k++)
-							d[k] = s[k];
+						/*
+						 * Destination ahead of the source within the
+						 * copy: element by element, each read before
+						 * its own write, as the loop of SDM MOVS does.
+						 */
+						for (size_t k = 0; k < bytes; k += sz)
+							st_host((uintptr_t)(d + k), sz,
+								ld_host((uintptr_t)(s + k), sz));
 					}
 					reg_set(c, R_SI, r.a, (c->gpr[R_SI] + bytes) & r.m);
 					reg_set(c, R_DI, r.a, (c->gpr[R_DI] + bytes) & r.m);
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					/* one more element below; rep_next accounts for it */
 				}
 			}
 		}
@@ -447,7 +453,7 @@ H(h_stos)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					/* one more element below; rep_next accounts for it */
 				}
 			}
 		}
