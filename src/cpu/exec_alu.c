@@ -69,11 +69,22 @@ uint64_t alu_op(struct cpu *c, int op, int bytes, uint64_t a, uint64_t b)
 	return r;
 }
 
+/*
+ * The read of a read-modify-write operand (slow path): the access is made
+ * with write intent, so a #PF reports W=1 and a read-only page faults
+ * before anything is read (what hardware does; SDM 4.7 "W/R").
+ */
+static uint64_t rmw_ld(struct cpu *c, uint64_t lin, int sz, int sacc)
+{
+	mem_probe(c, lin, sz, ACC_W | sacc);
+	return lin_ld_acc(c, lin, sz, sacc);
+}
+
 /* read-modify-write of the memory operand with fn(old) -> new */
 #define RMW_BEGIN(c, i, sz, lin, p, old) \
 	uint64_t lin = seg_lin(c, (i)->seg, insn_ea(c, i), sz, ACC_W); \
 	uint8_t *p = lin_rmw_ptr(c, lin, sz); \
-	uint64_t old = p ? ld_host((uintptr_t)p, sz) : lin_ld_acc(c, lin, sz, SACC(i))
+	uint64_t old = p ? ld_host((uintptr_t)p, sz) : rmw_ld(c, lin, sz, SACC(i))
 #define RMW_END(c, i, sz, lin, p, val) \
 	do { \
 		if (p) \
@@ -386,9 +397,10 @@ H(h_shift)
 	uint8_t *p = NULL;
 	uint64_t a;
 	if (i->mem) {
-		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, cnt ? ACC_W : ACC_R);
+		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, ACC_W);
+		/* an RMW access even for a zero count (faults report W=1) */
 		p = cnt ? lin_rmw_ptr(c, lin, sz) : NULL;
-		a = p ? ld_host((uintptr_t)p, sz) : lin_ld_acc(c, lin, sz, SACC(i));
+		a = p ? ld_host((uintptr_t)p, sz) : rmw_ld(c, lin, sz, SACC(i));
 	} else {
 		a = reg_get(c, i->rm, sz);
 	}
@@ -493,9 +505,10 @@ static void shxd(struct cpu *c, const struct insn *i, bool left)
 	uint8_t *p = NULL;
 	uint64_t a;
 	if (i->mem) {
-		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, cnt ? ACC_W : ACC_R);
+		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, ACC_W);
+		/* an RMW access even for a zero count (faults report W=1) */
 		p = cnt ? lin_rmw_ptr(c, lin, sz) : NULL;
-		a = p ? ld_host((uintptr_t)p, sz) : lin_ld_acc(c, lin, sz, SACC(i));
+		a = p ? ld_host((uintptr_t)p, sz) : rmw_ld(c, lin, sz, SACC(i));
 	} else {
 		a = reg_get(c, i->rm, sz);
 	}
@@ -566,7 +579,7 @@ static void bitop(struct cpu *c, const struct insn *i, int op, int64_t off, bool
 			bit = (uint64_t)off & (bits - 1);
 		}
 		uint64_t lin = seg_lin(c, i->seg, ea, sz, op ? ACC_W : ACC_R);
-		v = lin_ld_acc(c, lin, sz, SACC(i));
+		v = op ? rmw_ld(c, lin, sz, SACC(i)) : lin_ld_acc(c, lin, sz, SACC(i));
 		r = op == 1 ? v | (1ULL << bit) : op == 2 ? v & ~(1ULL << bit) :
 		    op == 3 ? v ^ (1ULL << bit) : v;
 		if (op)
@@ -815,6 +828,7 @@ H(h_cmpxchg8b)
 	if (q && (lin & 15))
 		cpu_gp0(c);
 	uint64_t lo, hi;
+	mem_probe(c, lin, n, ACC_W | SACC(i));	/* locked RMW: write intent */
 	if (q) {
 		lo = lin_ld_acc(c, lin, 8, SACC(i));
 		hi = lin_ld_acc(c, lin + 8, 8, SACC(i));
@@ -825,7 +839,6 @@ H(h_cmpxchg8b)
 	}
 	uint64_t m = q ? ~0ULL : 0xffffffffULL;
 	bool eq = lo == (c->gpr[R_AX] & m) && hi == (c->gpr[R_DX] & m);
-	mem_probe(c, lin, n, ACC_W);
 	if (eq) {
 		if (q) {
 			lin_st_acc(c, lin, 8, c->gpr[R_BX], SACC(i));
