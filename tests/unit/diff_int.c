@@ -10,7 +10,7 @@
  * checked separately by tests against docs/cpu.md ("Undefined flags").
  *
  * Environment: DIFF_SEED (default 1), DIFF_ITERS (cases per family and
- * size, default 40), DIFF_FAMILY (run only families whose name contains
+ * size, default 100), DIFF_FAMILY (run only families whose name contains
  * it), DIFF_VERBOSE.
  */
 #include <stdlib.h>
@@ -42,11 +42,13 @@ struct tc {
 	bool memskip;		/* memory result undefined */
 	uint32_t used;		/* registers already given a role */
 	bool hi;		/* AH..BH in use: no REX, other registers < 4 */
+	bool faulty;		/* a memory operand was placed to fault */
 };
 
 static struct nd nd;
 static uint64_t seed = 1, rng;
-static int iters = 40;
+static int iters = 100;
+static unsigned fault_rate = 12;	/* 1 in N memory operands placed to fault */
 static const char *only;
 static bool verbose;
 static uint8_t master[ND_DATA_SIZE];
@@ -201,7 +203,7 @@ static uint64_t pick_mem(struct tc *t, int size, struct mem *m, bool low)
 	m->base = m->index = -1;
 	unsigned form = rn(10);
 	int lim = low || t->hi || t->mode == 32 ? 8 : 16;
-	if (form == 0) {
+	if (form == 0 && !(t->mode == 64 && ea >> 31)) {
 		m->abs = true;
 		m->disp = (int64_t)ea;
 		return ea;
@@ -231,6 +233,15 @@ static uint64_t pick_mem(struct tc *t, int size, struct mem *m, bool low)
 	m->disp = m->dsz == 1 ? (int64_t)(int8_t)rnd() : m->dsz == 4 ? (int64_t)(int32_t)(rnd() & 0xfff) - 0x800 : 0;
 	if (m->dsz == 0 && (m->base & 7) == RBP)
 		m->dsz = 1;	/* emit() adds disp8 = 0 */
+	if (t->mode == 64 && rn(fault_rate) == 0) {
+		/* provoke a fault: run off the window's end, or go non-canonical */
+		if (rn(2)) {
+			ea = ND_GUARD - 1 - rn((unsigned)size + 2);
+		} else {
+			ea ^= 1ULL << (47 + rn(17));
+		}
+		t->faulty = true;
+	}
 	uint64_t idx = 0;
 	if (m->index >= 0) {
 		idx = rnd() & 0x3f;
@@ -295,6 +306,9 @@ static void dump_case(const struct tc *t, const struct nd_state *h, const struct
 		printf(" %s=%llx", rname[r], (unsigned long long)t->in.r[r]);
 	printf("\n#   host vec=%d rip=%llx fl=%03llx", h->vec, (unsigned long long)h->rip,
 	       (unsigned long long)(h->fl & 0xfff));
+	if (h->vec == 14 || g->vec == 14)
+		printf(" cr2=%llx/%llx ec=%x/%x", (unsigned long long)h->cr2,
+		       (unsigned long long)g->cr2, h->ec, g->ec);
 	for (int r = 0; r < nregs(t); r++)
 		if (h->r[r] != g->r[r])
 			printf(" %s=%llx", rname[r], (unsigned long long)h->r[r]);
@@ -340,6 +354,8 @@ static bool run_tc(struct tc *t)
 				why = "register at fault differs";
 		if (!why && ((h.fl ^ g.fl) & (ALL | ND_DF)))
 			why = "flags at fault differ";
+		if (!why && h.vec == 14 && (h.cr2 != g.cr2 || ((h.ec ^ g.ec) & 3)))
+			why = "#PF address or error code differs";
 		if (!why) {
 			uint64_t lo, hi;
 			nd_guest_frame_range(&g, t->mode, &lo, &hi);
@@ -865,7 +881,12 @@ static void fam_moves(int mode)
 			int osz = rand_osz_v(mode);
 			char op[1] = { 0x63 };
 			int reg = pick_reg(&t, false);
-			if (rn(3) == 0) {
+			/*
+			 * 66 63 /r: Intel reads 16 bits (MOVSXD r16, r/m16), AMD
+			 * 32; nestvm follows its Intel model, so an AMD host can
+			 * only compare the register form.
+			 */
+			if (rn(3) == 0 && !(osz == 2 && nd.feat.amd)) {
 				pick_mem(&t, 4, &m, false);
 				emit_m(&t, NULL, osz, false, op, 1, reg, &m, 0, 0);
 			} else {
@@ -1254,9 +1275,17 @@ static void fam_string(int mode)
 		uint64_t di = ND_DATA + lo + rn((unsigned)(hi - lo));
 		if (kind == 0 && rn(3) == 0)
 			di = si + (uint64_t)(int64_t)((int)rn(17) - 8) * (rn(2) ? 1 : osz);	/* overlap */
+		if (mode == 64 && rn(fault_rate) == 0) {
+			/* run into the guard part way: partial progress, then #PF */
+			uint64_t near = ND_GUARD - rn((unsigned)(cnt * osz + 16));
+			if (rn(2))
+				di = near;
+			else
+				si = near;
+			t.in.fl &= ~ND_DF;
+		}
 		t.in.r[RSI] = si;
 		t.in.r[RDI] = di;
-		/* SCAS/CMPS: make the accumulator match a nearby element sometimes */
 		if (pfx == 3)
 			pfx = 1;
 		if (osz == 2)
@@ -1467,6 +1496,14 @@ static void fam_stack(int mode)
 			t.len = sizeof(seq);
 			break;
 		}
+		}
+		if (mode == 64 && rn(fault_rate) == 0) {
+			/* the stack at the guard (#PF) or non-canonical (#SS) */
+			switch (rn(3)) {
+			case 0: t.in.r[RSP] = ND_GUARD + rn(16); break;
+			case 1: t.in.r[RSP] = ND_GUARD - rn(12); break;
+			default: t.in.r[RSP] ^= 1ULL << (47 + rn(17)); break;
+			}
 		}
 		run_tc(&t);
 	}

@@ -27,6 +27,7 @@
 #define H_LOWSP (H_LOADER + 0xa20)
 #define H_LOAD32 (H_LOADER + 0xb00)	/* 32-bit code */
 #define H_LOWSTACK (H_LOADER + 0xff0)
+#define ND_IST_TOP 0x9f000ULL	/* guest: exception stack (64-bit) */
 
 static uint8_t *h_loader, *h_code, *h_data;
 static sigjmp_buf h_jb;
@@ -144,7 +145,6 @@ static const int greg_of[16] = {
 static void h_sig(int sig, siginfo_t *si, void *uv)
 {
 	ucontext_t *uc = uv;
-	(void)si;
 	if (!h_armed) {
 		signal(sig, SIG_DFL);
 		return;
@@ -154,6 +154,8 @@ static void h_sig(int sig, siginfo_t *si, void *uv)
 	h_fault.rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 	h_fault.fl = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
 	h_fault_vec = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
+	h_fault.ec = (uint32_t)uc->uc_mcontext.gregs[REG_ERR];
+	h_fault.cr2 = (uint64_t)(uintptr_t)si->si_addr;
 	siglongjmp(h_jb, 1);
 }
 
@@ -172,6 +174,11 @@ static void host_setup(struct nd *d)
 		munmap(p, 0x3000);
 		return;
 	}
+	/* the guard after the window: non-present like the guest's */
+	void *g = mmap((void *)ND_GUARD, 0x10000, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (g != (void *)ND_GUARD)
+		fprintf(stderr, "ndiff: no guard after the data window\n");
 	h_loader = p;
 	h_code = (uint8_t *)p + 0x1000;
 	h_data = q;
@@ -232,6 +239,28 @@ int nd_init(struct nd *d)
 	if (vmt_init_mode(&d->g64, NV_ENGINE_EMU, 64 << 20, 64) < 0)
 		return -1;
 	d->guest32 = vmt_init_mode(&d->g32, NV_ENGINE_EMU, 64 << 20, 32) == 0;
+	/*
+	 * 64-bit guest: 4 KiB pages for 2..4 MiB with only the data window
+	 * (and the rest below ND_GUARD) present.  vmt's tables are at
+	 * 0x1000-0x3fff; this one goes at 0xa000.
+	 */
+	uint64_t pt = 0xa000;
+	for (uint64_t k = 0; k < 512; k++) {
+		uint64_t pa = 0x200000 + k * 0x1000;
+		uint64_t e = pa < ND_GUARD ? (pa | 3) : 0;
+		memcpy(vmt_ptr(&d->g64, pt + k * 8), &e, 8);
+	}
+	uint64_t pde = pt | 3;
+	memcpy(vmt_ptr(&d->g64, 0x3000 + 8), &pde, 8);
+	/*
+	 * Every vector on IST1 (TSS at linear 0, vmt's TR): a fault caused by a
+	 * bad RSP is delivered instead of escalating, and frames stay out of
+	 * the data window.
+	 */
+	uint64_t ist = ND_IST_TOP;
+	memcpy(vmt_ptr(&d->g64, 0x24), &ist, 8);
+	for (int v = 0; v < 256; v++)
+		*(uint8_t *)vmt_ptr(&d->g64, VMT_IDT + v * 16 + 4) = 1;
 	host_features(&d->feat);
 	host_setup(d);
 	return 0;
@@ -246,6 +275,7 @@ void nd_fini(struct nd *d)
 		h_armed = false;
 		munmap(h_loader, 0x3000);
 		munmap(h_data, ND_DATA_SIZE);
+		munmap((void *)ND_GUARD, 0x10000);
 		h_loader = h_code = h_data = NULL;
 	}
 }
@@ -349,8 +379,17 @@ int nd_run_guest(struct nd *d, int mode, const uint8_t *code, int len,
 	out->vec = vmt_exception(t);
 	if (why != KVM_EXIT_HLT)
 		out->vec = 256 + why;	/* not a clean end: never matches */
+	out->cr2 = 0;
+	out->ec = 0;
 	if (out->vec >= 0 && out->vec < 256) {
 		uint64_t sp = r.rsp + (has_ec(out->vec) ? (mode == 64 ? 8 : 4) : 0);
+		if (has_ec(out->vec))
+			out->ec = mode == 64 ? (uint32_t)rd64(t, r.rsp) : rd32(t, r.rsp);
+		if (out->vec == 14) {
+			struct kvm_sregs sr;
+			nv_get_sregs(t->v, &sr);
+			out->cr2 = sr.cr2;
+		}
 		if (mode == 64) {
 			out->rip = rd64(t, sp);
 			out->fl = rd64(t, sp + 16);
@@ -366,11 +405,10 @@ int nd_run_guest(struct nd *d, int mode, const uint8_t *code, int len,
 
 void nd_guest_frame_range(const struct nd_state *out, int mode, uint64_t *lo, uint64_t *hi)
 {
-	/* 64-bit: aligned down to 16, 5 or 6 qwords; 32-bit: 3 or 4 dwords */
+	/* 64-bit: on the IST stack, outside the window; 32-bit: 3 or 4 dwords */
 	uint64_t top = out->r[4];
 	if (mode == 64) {
-		*hi = top;
-		*lo = (top & ~15ULL) - 48;
+		*hi = *lo = 0;
 	} else {
 		*hi = top;
 		*lo = top - 16;

@@ -36,7 +36,16 @@ struct nd_state {
 	uint64_t fl;
 	uint64_t rip;		/* out: where it stopped (fault: the faulting RIP) */
 	int vec;		/* out: -1 ran to the end, else the exception vector */
+	uint64_t cr2;		/* out: #PF linear address */
+	uint32_t ec;		/* out: error code (#PF: P and W bits only compare) */
 };
+
+/*
+ * In 64-bit mode the 64 KiB after the data window are not present on both
+ * sides (host: a PROT_NONE guard; guest: a 4 KiB page table), so accesses
+ * that run off the window's end take the same #PF natively and in nestvm.
+ */
+#define ND_GUARD (ND_DATA + ND_DATA_SIZE)
 
 /* the host's user-visible features (CPUID) */
 struct nd_host {
