@@ -519,16 +519,19 @@ static void shxd(struct cpu *c, const struct insn *i, bool left)
 	}
 	uint64_t r;
 	bool cf;
-	if (cnt > (unsigned)bits) {
-		/* 16-bit with count > 16: undefined; shift the 32-bit src:dst pattern */
-		unsigned __int128 v = left ? (((unsigned __int128)a << bits) | src) : (((unsigned __int128)src << bits) | a);
-		v = (v << 32) | (left ? a : src);
+	if (bits == 16) {
+		/*
+		 * Counts 17..31 are undefined (SDM SHLD/SHRD); nestvm shifts the
+		 * 48-bit dst:src:dst as Intel processors do (docs/cpu.md).  For
+		 * counts up to 16 this is exactly the architected result.
+		 */
+		uint64_t v = (a << 32) | (src << 16) | a;
 		if (left) {
-			r = (uint64_t)(v >> (2 * bits + 32 - cnt)) & m;
-			cf = (uint64_t)(v >> (2 * bits + 32 - cnt)) & 1;
+			r = (v >> (32 - cnt)) & m;
+			cf = (v >> (48 - cnt)) & 1;
 		} else {
-			r = (uint64_t)(v >> cnt) & m;
-			cf = (uint64_t)(v >> (cnt - 1)) & 1;
+			r = (v >> cnt) & m;
+			cf = (v >> (cnt - 1)) & 1;
 		}
 	} else if (left) {
 		unsigned __int128 v = ((unsigned __int128)a << bits) | src;

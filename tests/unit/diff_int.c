@@ -43,6 +43,28 @@ struct tc {
 	uint32_t used;		/* registers already given a role */
 	bool hi;		/* AH..BH in use: no REX, other registers < 4 */
 	bool faulty;		/* a memory operand was placed to fault */
+	/* nestvm's rule for the undefined flags (docs/cpu.md), U_* */
+	int uk, uop, usz, ureg;
+	uint64_t ua, ub;
+	unsigned ucnt;
+};
+
+/*
+ * The fixed rules nestvm follows where the SDM leaves flags (or a result)
+ * undefined; docs/cpu.md "Undefined flags" is the same list in prose.
+ */
+enum {
+	U_NONE,
+	U_AF0,		/* AND OR XOR TEST: AF = 0 */
+	U_KEEP,		/* undefined flags keep their old values */
+	U_SHIFT,	/* group 2 by a register count: see rule_flags */
+	U_SHXD,		/* SHLD/SHRD */
+	U_MUL,		/* MUL/IMUL: SF ZF PF from the low half, AF = 0 */
+	U_BEXTR,	/* SF = 0, AF PF kept */
+	U_DAA,		/* DAA/DAS: OF = 0 */
+	U_AAA,		/* AAA/AAS: OF = 0, SF ZF PF from AL */
+	U_AAM,		/* AAM/AAD: OF AF CF = 0 */
+	U_BSWAP16,	/* BSWAP r16: the low 16 bits become 0 */
 };
 
 static struct nd nd;
@@ -109,7 +131,7 @@ static void emit(struct tc *t, const char *pfx, int osz, bool byteop, const char
 	}
 	bool need40 = byteop && ((!(reg & 0x100) && !is_hi(reg) && reg >= 4 && reg < 8) ||
 				 (rm != RM_MEM && !is_hi(rm) && rm >= 4 && rm < 8));
-	if (rex || need40)
+	if ((rex || need40) && t->mode == 64)
 		put(t, (uint8_t)(0x40 | rex));
 	for (int k = 0; k < nop; k++)
 		put(t, (uint8_t)op[k]);
@@ -175,6 +197,16 @@ static int pick_reg(struct tc *t, bool allow_sp)
 /* byte register for an operand: any GPR, or AH..BH when no REX is used */
 static int pick_breg(struct tc *t, bool allow_hi)
 {
+	if (t->mode == 32) {
+		/* no REX: byte registers 4..7 are AH..BH */
+		for (;;) {
+			int r = (int)rn(8);
+			if (t->used & (1u << (r & 3)))
+				continue;
+			t->used |= 1u << (r & 3);
+			return r < 4 ? r : HI(r & 3);
+		}
+	}
 	if (allow_hi && rn(4) == 0) {
 		for (;;) {
 			int n = (int)rn(4);
@@ -320,6 +352,102 @@ static void dump_case(const struct tc *t, const struct nd_state *h, const struct
 	printf("  (fmask %03llx)\n", (unsigned long long)t->fmask);
 }
 
+static uint64_t szp(uint64_t v, int sz)
+{
+	uint64_t m = sz == 8 ? ~0ULL : (1ULL << (sz * 8)) - 1, f = 0;
+	v &= m;
+	if (!v)
+		f |= ZF;
+	if (v >> (sz * 8 - 1))
+		f |= SF;
+	if (!__builtin_parity((unsigned)(v & 0xff)))
+		f |= PF;
+	return f;
+}
+
+static uint64_t rd_reg(const uint64_t *r, int reg, int sz)
+{
+	if (is_hi(reg))
+		return (r[reg & 3] >> 8) & 0xff;
+	return sz == 8 ? r[reg] : r[reg] & ((1ULL << (sz * 8)) - 1);
+}
+
+/*
+ * nestvm's value of all six flags under its rules, from the inputs and the
+ * host's (architected) results; only the bits the SDM leaves undefined are
+ * compared.  xreg, xval: a register whose undefined value the rule fixes.
+ */
+static uint64_t rule_flags(const struct tc *t, const struct nd_state *h, int *xreg, uint64_t *xval)
+{
+	uint64_t in = t->in.fl & ALL, f = h->fl & ALL;
+	int sz = t->usz, bits = sz * 8;
+	uint64_t msb = 1ULL << (bits - 1), a = t->ua;
+	unsigned c = t->ucnt;
+	*xreg = -1;
+	switch (t->uk) {
+	case U_AF0:
+		return f & ~AF;
+	case U_KEEP:
+		return (f & t->fmask) | (in & ~t->fmask);
+	case U_SHIFT: {
+		uint64_t res = rd_reg(h->r, t->ureg, sz);
+		bool cf;
+		if (t->uop <= 3) {	/* rotates: only OF can be undefined */
+			bool of;
+			cf = f & CF;
+			switch (t->uop) {
+			case 0: of = !!(res & msb) ^ !!(res & 1); break;
+			case 1: of = !!(res & msb) ^ !!(res & (msb >> 1)); break;
+			case 2: of = !!(res & msb) ^ cf; break;
+			default: of = !!(a & msb) ^ !!(in & CF); break;
+			}
+			return (f & ~OF) | (of ? OF : 0);
+		}
+		if (t->uop == 5)
+			cf = c <= (unsigned)bits ? (a >> (c - 1)) & 1 : 0;
+		else if (t->uop == 7)
+			cf = f & CF;
+		else
+			cf = c <= (unsigned)bits ? (a >> (bits - c)) & 1 : 0;
+		bool of = t->uop == 5 ? !!(a & msb) : t->uop == 7 ? false : !!(res & msb) ^ cf;
+		return szp(res, sz) | (cf ? CF : 0) | (of ? OF : 0);
+	}
+	case U_SHXD: {
+		uint64_t src = t->ub, r;
+		bool cf;
+		if (bits == 16) {
+			uint64_t v = (a << 32) | (src << 16) | a;
+			r = t->uop ? (v >> c) & 0xffff : (v >> (32 - c)) & 0xffff;
+			cf = t->uop ? (v >> (c - 1)) & 1 : (v >> (48 - c)) & 1;
+			*xreg = t->ureg;
+			*xval = r;
+		} else {
+			r = rd_reg(h->r, t->ureg, sz);
+			cf = f & CF;
+		}
+		return szp(r, sz) | (cf ? CF : 0) | (((r ^ a) & msb) ? OF : 0);
+	}
+	case U_MUL: {
+		uint64_t lo = rd_reg(h->r, t->ureg, sz);
+		return (f & (CF | OF)) | szp(lo, sz);
+	}
+	case U_BEXTR:
+		return (f & t->fmask) | (in & (AF | PF));
+	case U_DAA:
+		return f & ~OF;
+	case U_AAA:
+		return (f & (AF | CF)) | szp(h->r[RAX] & 0xff, 1);
+	case U_AAM:
+		return f & (SF | ZF | PF);
+	case U_BSWAP16:
+		*xreg = t->ureg;
+		*xval = 0;
+		return f;
+	default:
+		return f;
+	}
+}
+
 /* returns true if both sides agree */
 static bool run_tc(struct tc *t)
 {
@@ -374,6 +502,20 @@ static bool run_tc(struct tc *t)
 				why = "register differs";
 		if (!why && ((h.fl ^ g.fl) & (t->fmask | ND_DF)))
 			why = "flags differ";
+		if (!why && t->uk) {
+			/* nestvm's own rules where the SDM leaves things undefined */
+			int xr;
+			uint64_t xv = 0;
+			uint64_t want = rule_flags(t, &h, &xr, &xv);
+			uint64_t u = ALL & ~t->fmask;
+			if ((g.fl ^ want) & u) {
+				why = "undefined flags break nestvm's rule (docs/cpu.md)";
+				printf("# rule: expected undefined flags %03llx, got %03llx\n",
+				       (unsigned long long)(want & u), (unsigned long long)(g.fl & u));
+			}
+			if (!why && xr >= 0 && rd_reg(g.r, xr, t->usz) != xv)
+				why = "undefined result breaks nestvm's rule (docs/cpu.md)";
+		}
 		if (!why && !t->memskip && memcmp(hd, gd, ND_DATA_SIZE)) {
 			why = "memory differs";
 			for (int a = 0; a < ND_DATA_SIZE; a++)
@@ -443,8 +585,10 @@ static void fam_alu(int mode)
 		if (mode == 32 && osz == 8)
 			osz = 4;
 		bool b = osz == 1;
-		if (op == 1 || op == 4 || op == 6)
+		if (op == 1 || op == 4 || op == 6) {
 			t.fmask = ALL & ~AF;
+			t.uk = U_AF0;
+		}
 		char opc[2] = { (char)(op * 8), 0 };
 		bool hi_ok = b && rn(3) == 0;
 		struct mem m;
@@ -493,6 +637,7 @@ static void fam_test(int mode)
 			osz = 4;
 		bool b = osz == 1;
 		t.fmask = ALL & ~AF;
+		t.uk = U_AF0;
 		struct mem m;
 		int form = (int)rn(3);
 		if (form == 0) {
@@ -601,6 +746,14 @@ static void fam_shift(int mode)
 		} else {
 			int r = b ? pick_breg(&t, true) : pick_reg(&t, false);
 			emit(&t, NULL, osz, b, opc, 1, DIG(op), r, NULL, cnt, isz);
+			if (mc) {
+				t.uk = U_SHIFT;
+				t.uop = op;
+				t.usz = osz;
+				t.ureg = r;
+				t.ua = rd_reg(t.in.r, r, osz);
+				t.ucnt = mc;
+			}
 		}
 		run_tc(&t);
 	}
@@ -635,6 +788,17 @@ static void fam_shxd(int mode)
 		} else {
 			dst = pick_reg(&t, false);
 			emit(&t, NULL, osz, false, op, 2, reg, dst, NULL, cnt, cl ? 0 : 1);
+			if (mc) {
+				t.uk = U_SHXD;
+				t.uop = right;
+				t.usz = osz;
+				t.ureg = dst;
+				t.ua = rd_reg(t.in.r, dst, osz);
+				t.ub = rd_reg(t.in.r, reg, osz);
+				t.ucnt = mc;
+				if (dst == reg)
+					t.ub = t.ua;
+			}
 		}
 		if (mc == 0) {
 			t.fmask = ALL;
@@ -662,6 +826,9 @@ static void fam_mul(int mode)
 			osz = 4;
 		bool b = osz == 1;
 		t.fmask = CF | OF;
+		t.uk = U_MUL;
+		t.usz = osz;
+		t.ureg = RAX;
 		int form = (int)rn(4);
 		struct mem m;
 		use(&t, RAX);
@@ -681,6 +848,8 @@ static void fam_mul(int mode)
 				osz = 4;
 			char op[2] = { 0x0f, (char)0xaf };
 			int reg = pick_reg(&t, false);
+			t.usz = osz;
+			t.ureg = reg;
 			if (rn(3) == 0) {
 				pick_mem(&t, osz, &m, false);
 				emit_m(&t, NULL, osz, false, op, 2, reg, &m, 0, 0);
@@ -692,6 +861,7 @@ static void fam_mul(int mode)
 			char op[1] = { (char)(ib ? 0x6b : 0x69) };
 			int isz = ib ? 1 : osz == 2 ? 2 : 4;
 			int reg = pick_reg(&t, false);
+			t.ureg = reg;
 			if (rn(3) == 0) {
 				pick_mem(&t, osz, &m, false);
 				emit_m(&t, NULL, osz, false, op, 1, reg, &m, val(), isz);
@@ -714,6 +884,7 @@ static void fam_div(int mode)
 			osz = 4;
 		bool b = osz == 1;
 		t.fmask = 0;
+		t.uk = U_KEEP;
 		use(&t, RAX);
 		use(&t, RDX);
 		bool sgn = rn(2);
@@ -766,6 +937,7 @@ static void fam_bt(int mode)
 		tc_init(&t, mode);
 		int osz = rand_osz_v(mode);
 		t.fmask = CF | ZF;
+		t.uk = U_KEEP;
 		int op = (int)rn(4);
 		struct mem m;
 		if (rn(2)) {		/* 0F A3/AB/B3/BB: bit offset in a register */
@@ -829,6 +1001,7 @@ static void fam_bitscan(int mode)
 		char opc[2] = { 0x0f, ops[kind] };
 		const char *pfx = kind >= 2 ? "\xf3" : NULL;
 		t.fmask = kind < 2 ? ZF : kind < 4 ? CF | ZF : ALL;
+		t.uk = U_KEEP;
 		int reg = pick_reg(&t, false);
 		struct mem m;
 		uint64_t v = rn(6) == 0 ? 0 : val();
@@ -858,6 +1031,15 @@ static void fam_moves(int mode)
 			int r = pick_reg(&t, true);
 			if (r == RSP)
 				t.in.r[RSP] = val() | 1;	/* vmt_run treats RSP 0 as "default" */
+			if (rn(8) == 0) {
+				/* 16-bit: undefined (SDM BSWAP); nestvm's rule */
+				osz = 4;
+				put(&t, 0x66);
+				t.rskip |= 1u << r;
+				t.uk = U_BSWAP16;
+				t.usz = 2;
+				t.ureg = r;
+			}
 			char op[2] = { 0x0f, (char)(0xc8 + (r & 7)) };
 			if (osz == 8 || r >= 8)
 				put(&t, (uint8_t)(0x40 | (osz == 8 ? 8 : 0) | (r >= 8 ? 1 : 0)));
@@ -991,7 +1173,9 @@ static void fam_xchg(int mode)
 				pick_mem(&t, osz, &m, false);
 				emit_m(&t, lock, osz, b, op, 1, reg, &m, 0, 0);
 			} else {
-				emit(&t, NULL, osz, b, op, 1, reg, b ? pick_breg(&t, true) : pick_reg(&t, false), NULL, 0, 0);
+				/* sometimes with itself: a 32-bit XCHG still zero-extends */
+				int rm = rn(8) == 0 ? reg : b ? pick_breg(&t, true) : pick_reg(&t, false);
+				emit(&t, NULL, osz, b, op, 1, reg, rm, NULL, 0, 0);
 			}
 		} else if (kind == 3) {		/* XCHG 90+r */
 			if (b)
@@ -1148,6 +1332,7 @@ static void fam_bmi(int mode)
 		if ((k[kind].b2 && !nd.feat.bmi2) || (!k[kind].b2 && !nd.feat.bmi1))
 			continue;
 		t.fmask = k[kind].f;
+		t.uk = kind == 1 ? U_BEXTR : U_KEEP;
 		if (kind == 8)
 			use(&t, RDX);
 		int reg = pick_reg(&t, false), v = pick_reg(&t, false);
@@ -1537,6 +1722,7 @@ static void fam_legacy(void)
 		if (k == 4 && (t.code[1] == 0))
 			f = ALL;	/* #DE: all compared at the fault */
 		t.fmask = f;
+		t.uk = k <= 1 ? U_DAA : k <= 3 ? U_AAA : k <= 5 ? U_AAM : U_NONE;
 		run_tc(&t);
 	}
 }
