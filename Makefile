@@ -95,6 +95,25 @@ run: $(O)/nestvm $(O)/tests/guest/hello.elf
 bench: all
 	@O=$(O) bash bench/run.sh
 
+# ---- long randomized runs -----------------------------------------------------
+# make fuzz-diff [FUZZ_ITERS=n] [FUZZ_SEED=s] [FUZZ_RUNS=k]: the native-vs-nestvm
+# differential tests with many more cases, k seeds from s on.  An umbrella:
+# add your own with "fuzz-diff: fuzz-diff-NAME" and a recipe reading the same
+# variables.
+FUZZ_ITERS ?= 5000
+FUZZ_SEED ?= 1
+FUZZ_RUNS ?= 4
+fuzz-diff: fuzz-diff-int
+.PHONY: fuzz-diff-int
+fuzz-diff-int: $(O)/tests/unit/diff_int
+	@for k in $$(seq 0 $$(($(FUZZ_RUNS) - 1))); do \
+		s=$$(($(FUZZ_SEED) + k)); \
+		echo "diff_int: seed $$s, $(FUZZ_ITERS) iterations"; \
+		out=$$(DIFF_SEED=$$s DIFF_ITERS=$(FUZZ_ITERS) $<); st=$$?; \
+		printf '%s\n' "$$out" | grep -v '^ok'; \
+		[ $$st -eq 0 ] || exit 1; \
+	done
+
 clean:
 	rm -rf build build-san
 
