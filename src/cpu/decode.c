@@ -62,9 +62,10 @@ struct opdesc {
 #define G(flags, table) { (flags) | D_GRP | D_MODRM, NULL, 0, (table) }
 #define INV { D_INVAL, NULL, 0, NULL }
 
+/* CMP only reads its destination: not lockable (SDM LOCK) */
 #define ALU_ROW(op) \
-	E(D_MODRM | D_BYTE | D_LOCK, h_alu_rm_r, op), \
-	E(D_MODRM | D_LOCK, h_alu_rm_r, op), \
+	E(D_MODRM | D_BYTE | ((op) == ALU_CMP ? 0 : D_LOCK), h_alu_rm_r, op), \
+	E(D_MODRM | ((op) == ALU_CMP ? 0 : D_LOCK), h_alu_rm_r, op), \
 	E(D_MODRM | D_BYTE, h_alu_r_rm, op), \
 	E(D_MODRM, h_alu_r_rm, op), \
 	E(D_BYTE | D_IB, h_alu_a_i, op), \
@@ -248,7 +249,7 @@ static const struct opdesc map2[256] = {
 	E(D_MODRM, h_lar, 0), E(D_MODRM, h_lsl, 0),
 	[0x05] = E(D_END, h_syscall, 0), E(D_END, h_clts, 0), E(D_END, h_sysret, 0),
 	E(0, h_invd, 0), E(0, h_wbinvd, 0), [0x0b] = E(0, h_ud, 0),
-	[0x0d] = E(D_MODRM, h_nop_rm, 0),
+	[0x0d] = E(D_MODRM | D_MEMONLY, h_nop_rm, 0),	/* PREFETCH/PREFETCHW m8 */
 	[0x10] = SSE, SSE, SSE, SSE, SSE, SSE, SSE, SSE,
 	[0x18] = E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0),
 	E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0),
@@ -577,6 +578,9 @@ prefixes_done:
 		i->modrm = getb(&d);
 		if (d.need_more)
 			return 0;
+		/* MOV to/from CR and DR: ModRM.mod is ignored, always a register (SDM MOV-CR) */
+		if (map == 2 && !vex && b >= 0x20 && b <= 0x23)
+			i->modrm |= 0xc0;
 		if (f & D_GRP) {
 			const struct opdesc *g = &od->grp[(i->modrm >> 3) & 7];
 			f = (f & ~D_GRP) | g->f;
@@ -688,10 +692,13 @@ do_modrm_ud:
 			i->fn = (pfx & PFX_REP) ? h_pause : h_nop;
 		if (map == 2 && b == 0xb8 && mp != 2)
 			i->fn = h_ud;
-		if (map == 2 && b == 0xbc && mp == 2 && HAS(c, FEAT_BMI1))
+		if (map == 2 && !vex && b == 0xbc && mp == 2 && HAS(c, FEAT_BMI1))
 			i->fn = h_tzcnt;
-		if (map == 2 && b == 0xbd && mp == 2 && HAS(c, FEAT_LZCNT))
+		if (map == 2 && !vex && b == 0xbd && mp == 2 && HAS(c, FEAT_LZCNT))
 			i->fn = h_lzcnt;
+		/* MOVNTI is NP: a 66/F2/F3 prefix makes it #UD */
+		if (map == 2 && !vex && b == 0xc3 && mp)
+			i->fn = h_ud;
 		/* integer instructions of the 0F38 / VEX maps */
 		if (map == 3 && !vex) {
 			if ((b == 0xf0 || b == 0xf1) && mp == 2)
@@ -728,8 +735,9 @@ do_modrm_ud:
 			if (i->vex_l)
 				i->fn = NULL;
 		}
+		/* RORX: VEX.vvvv must be 1111b (SDM RORX: otherwise #UD) */
 		if (map == 4 && vex && b == 0xf0)
-			i->fn = (mp == 3 && !i->vex_l) ? h_rorx : NULL;
+			i->fn = (mp == 3 && !i->vex_l && !i->vex_v) ? h_rorx : NULL;
 		if (map == 4 && vex && b == 0xf0)
 			i->osz = (rex & 8) && long64 ? 8 : 4;
 		if (!i->fn)
@@ -1002,6 +1010,9 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 		if (!len) {
 			if (n > 0)
 				break;	/* fault when we get there */
+			/* 15 bytes were there and did not suffice: #GP(0) (SDM 2.3.11) */
+			if (avail == 15)
+				cpu_gp0(c);
 			/* first instruction: the missing byte decides the fault */
 			if (cs_check && (cur + avail > cs_lim || cur > cs_lim))
 				cpu_gp0(c);
