@@ -96,6 +96,23 @@ bench: all
 	@O=$(O) bash bench/run.sh
 
 # ---- long randomized runs -----------------------------------------------------
+# make fuzz [FUZZ_TIME=s]: libFuzzer on the decoder (tests/fuzz/), built with
+# clang -fsanitize=fuzzer,address,undefined in build-fuzz/; the corpus stays
+# in build-fuzz/corpus-decode.  Needs clang with libFuzzer (Debian: clang-14).
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Iinclude -Isrc -Itests/unit/lib -Wno-unused-parameter \
+	-fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+build-fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/lib/vmt.c $(LIB_SRC) $(wildcard src/*/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_decode.c tests/unit/lib/vmt.c $(LIB_SRC) $(LDLIBS)
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found (apt-get install clang)"; exit 1; }
+	$(MAKE) build-fuzz/fuzz_decode
+	@mkdir -p build-fuzz/corpus-decode
+	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_TIME) -max_len=65 -timeout=10 \
+		-rss_limit_mb=4096 build-fuzz/corpus-decode
+
 # make fuzz-diff [FUZZ_ITERS=n] [FUZZ_SEED=s] [FUZZ_RUNS=k]: the native-vs-nestvm
 # differential tests with many more cases, k seeds from s on.  An umbrella:
 # add your own with "fuzz-diff: fuzz-diff-NAME" and a recipe reading the same
@@ -103,8 +120,16 @@ bench: all
 FUZZ_ITERS ?= 5000
 FUZZ_SEED ?= 1
 FUZZ_RUNS ?= 4
-fuzz-diff: fuzz-diff-int
-.PHONY: fuzz-diff-int
+fuzz-diff: fuzz-diff-int fuzz-diff-decode
+.PHONY: fuzz-diff-int fuzz-diff-decode
+fuzz-diff-decode: $(O)/tests/unit/decode_diff
+	@for k in $$(seq 0 $$(($(FUZZ_RUNS) - 1))); do \
+		s=$$(($(FUZZ_SEED) + k)); \
+		echo "decode_diff: seed $$s, $(FUZZ_ITERS) sequences per mode"; \
+		out=$$(DEC_SEED=$$s DEC_ITERS=$(FUZZ_ITERS) $<); st=$$?; \
+		printf '%s\n' "$$out" | grep -v '^ok'; \
+		[ $$st -eq 0 ] || exit 1; \
+	done
 fuzz-diff-int: $(O)/tests/unit/diff_int
 	@for k in $$(seq 0 $$(($(FUZZ_RUNS) - 1))); do \
 		s=$$(($(FUZZ_SEED) + k)); \
@@ -115,6 +140,6 @@ fuzz-diff-int: $(O)/tests/unit/diff_int
 	done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(wildcard $(O)/src/*/*.d $(O)/tests/guest/*.d $(O)/tests/guest/lib/*.d $(O)/tests/unit/*.d $(O)/tests/unit/lib/*.d)
