@@ -380,7 +380,7 @@ static uint64_t rd_reg(const uint64_t *r, int reg, int sz)
 static uint64_t rule_flags(const struct tc *t, const struct nd_state *h, int *xreg, uint64_t *xval)
 {
 	uint64_t in = t->in.fl & ALL, f = h->fl & ALL;
-	int sz = t->usz, bits = sz * 8;
+	int sz = t->usz ? t->usz : 8, bits = sz * 8;
 	uint64_t msb = 1ULL << (bits - 1), a = t->ua;
 	unsigned c = t->ucnt;
 	*xreg = -1;
@@ -947,8 +947,10 @@ static void fam_bt(int mode)
 			if (rn(2)) {
 				uint64_t ea = pick_mem(&t, osz, &m, false);
 				/* bit offsets reaching anywhere in the data window */
-				int64_t lo = (int64_t)(ND_DATA + 0x100 - ea) * 8;
-				int64_t hi = (int64_t)(ND_DATA + ND_DATA_SIZE - 0x100 - ea) * 8;
+				if (t.faulty)
+					ea = ND_DATA + ND_DATA_SIZE / 2;	/* faults anyway */
+				int64_t lo = ((int64_t)ND_DATA + 0x100 - (int64_t)ea) * 8;
+				int64_t hi = ((int64_t)ND_DATA + ND_DATA_SIZE - 0x100 - (int64_t)ea) * 8;
 				if (osz == 2) {
 					lo = lo < -32768 ? -32768 : lo;
 					hi = hi > 32767 ? 32767 : hi;
