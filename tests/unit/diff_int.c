@@ -1729,6 +1729,86 @@ static void fam_legacy(void)
 	}
 }
 
+/*
+ * Chains of 2..6 register instructions, so that flag consumers (ADC, SBB,
+ * RCL/RCR, INC/DEC keeping CF, CMC, SETcc, CMOVcc) read flags another
+ * instruction left in nestvm's lazy form.  Producers define every flag the
+ * consumers read; AF is compared only if the last writer defines it.
+ */
+static void fam_chain(int mode)
+{
+	for (int n = 0; n < iters * 16; n++) {
+		struct tc t;
+		tc_init(&t, mode);
+		bool af_def = true;
+		int len = 2 + (int)rn(5);
+		for (int k = 0; k < len; k++) {
+			int osz = rand_osz();
+			if (mode == 32 && osz == 8)
+				osz = 4;
+			bool b = osz == 1;
+			t.used = 1u << RSP;
+			t.hi = false;
+			int r1 = b ? pick_breg(&t, true) : pick_reg(&t, false);
+			int r2 = b ? pick_breg(&t, !t.hi) : pick_reg(&t, false);
+			switch (rn(10)) {
+			case 0: case 1: case 2: {	/* ADD ADC SUB SBB CMP, or logic */
+				int op = (int)rn(8);
+				char opc[1] = { (char)(op * 8 + (b ? 0 : 1)) };
+				emit(&t, NULL, osz, b, opc, 1, r2, r1, NULL, 0, 0);
+				af_def = !(op == 1 || op == 4 || op == 6);
+				break;
+			}
+			case 3: {			/* INC DEC NEG */
+				int dig = (int)rn(3);
+				char opc[1] = { (char)(dig == 2 ? (b ? 0xf6 : 0xf7) : (b ? 0xfe : 0xff)) };
+				emit(&t, NULL, osz, b, opc, 1, DIG(dig == 2 ? 3 : dig), r1, NULL, 0, 0);
+				af_def = true;
+				break;
+			}
+			case 4: {			/* shifts and rotates by 1 */
+				int op = (int)rn(8);
+				char opc[1] = { (char)(b ? 0xd0 : 0xd1) };
+				emit(&t, NULL, osz, b, opc, 1, DIG(op), r1, NULL, 0, 0);
+				if (op >= 4)
+					af_def = false;
+				break;
+			}
+			case 5: {			/* SETcc */
+				char opc[2] = { 0x0f, (char)(0x90 + rn(16)) };
+				t.used = 1u << RSP;
+				t.hi = false;
+				emit(&t, NULL, 4, true, opc, 2, DIG(0), pick_breg(&t, true), NULL, 0, 0);
+				break;
+			}
+			case 6: {			/* CMOVcc */
+				char opc[2] = { 0x0f, (char)(0x40 + rn(16)) };
+				if (b)
+					osz = 4;
+				emit(&t, NULL, osz, false, opc, 2, r2 & 15, r1 & 15, NULL, 0, 0);
+				break;
+			}
+			case 7:				/* CLC STC CMC */
+				put(&t, (uint8_t)(rn(3) == 0 ? 0xf8 : rn(2) ? 0xf9 : 0xf5));
+				break;
+			case 8: {			/* ADC/SBB with an immediate */
+				char opc[1] = { (char)(b ? 0x80 : 0x83) };
+				emit(&t, NULL, osz, b, opc, 1, DIG(rn(2) ? 2 : 3), r1, NULL, val(), 1);
+				af_def = true;
+				break;
+			}
+			default: {			/* RCL/RCR by 1 */
+				char opc[1] = { (char)(b ? 0xd0 : 0xd1) };
+				emit(&t, NULL, osz, b, opc, 1, DIG(2 + (int)rn(2)), r1, NULL, 0, 0);
+				break;
+			}
+			}
+		}
+		t.fmask = af_def ? ALL : ALL & ~AF;
+		run_tc(&t);
+	}
+}
+
 /* Jcc / LOOP / JCXZ / JMP / CALL / RET: the path taken and the stack */
 static void fam_branch(int mode)
 {
@@ -1828,7 +1908,7 @@ int main(void)
 		{ "cmpxchg-eq", fam_cmpxchg_eq }, { "lea", fam_lea }, { "bmi", fam_bmi },
 		{ "adx-movbe-crc32", fam_misc_ext }, { "string", fam_string },
 		{ "string-cmp", fam_string_cmp_eq }, { "flagops", fam_flagops },
-		{ "stack", fam_stack }, { "branch", fam_branch },
+		{ "stack", fam_stack }, { "branch", fam_branch }, { "chain", fam_chain },
 	};
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		char name[64];
