@@ -346,6 +346,13 @@ static void rep_end(struct cpu *c, struct rep *r)
 	if (r->done > 1) {
 		c->icount += r->done - 1;
 		c->clock += r->done - 1;
+		/*
+		 * The block's instruction limit was fixed when it started and
+		 * counts this instruction once: end the block here so the run
+		 * loop recomputes the room, keeping the budget and timer
+		 * deadlines exact.
+		 */
+		c->brk |= BRK_EVENT;
 	}
 }
 
