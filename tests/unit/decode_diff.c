@@ -220,7 +220,21 @@ static int guest_setup(struct gside *s, int mode)
 	return 0;
 }
 
+static int guest_run_at(struct gside *s, const uint8_t *b, int n, uint64_t lin, uint64_t budget,
+			int *vec_out, uint64_t *rip_out);
+
 static int guest_run(struct gside *s, const uint8_t *b, int n, int gap)
+{
+	return guest_run_at(s, b, n, GB - (uint64_t)n - (uint64_t)gap, 300, NULL, NULL);
+}
+
+/*
+ * Run n bytes placed at linear `lin` (inside GB - 0x2000 .. GB) for at most
+ * `budget` instructions; vec_out, rip_out: the exception (-1 none) and the
+ * RIP at the end (of the faulting instruction if one was raised).
+ */
+static int guest_run_at(struct gside *s, const uint8_t *b, int n, uint64_t lin, uint64_t budget,
+			int *vec_out, uint64_t *rip_out)
 {
 	struct vmt *t = &s->t;
 	/* everything a random system instruction may have changed */
@@ -242,9 +256,7 @@ static int guest_run(struct gside *s, const uint8_t *b, int n, int gap)
 	memset(&ev, 0, sizeof(ev));
 	nv_set_vcpu_events(t->v, &ev);
 
-	uint8_t *page = vmt_ptr(t, GB - 0x1000);
-	memset(page, 0x90, 0x1000);
-	uint64_t lin = GB - (uint64_t)n - (uint64_t)gap;
+	memset(vmt_ptr(t, GB - 0x2000), 0x90, 0x2000);
 	memcpy(vmt_ptr(t, lin), b, n);
 	uint64_t rip = s->mode == 16 ? lin - G16_BASE : lin;
 	struct kvm_regs r;
@@ -260,7 +272,7 @@ static int guest_run(struct gside *s, const uint8_t *b, int n, int gap)
 	nv_set_regs(t->v, &r);
 	struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
 	nv_set_mp_state(t->v, &mp);
-	nv_set_budget(t->v, 300);
+	nv_set_budget(t->v, budget);
 	int why = -1;
 	for (int guard = 0; guard < 64; guard++) {
 		int ret = nv_run(t->v);
@@ -272,6 +284,11 @@ static int guest_run(struct gside *s, const uint8_t *b, int n, int gap)
 	}
 	nv_set_budget(t->v, 0);
 	int vec = vmt_exception(t);
+	if (vec_out) {
+		*vec_out = why == KVM_EXIT_HLT || why == KVM_EXIT_INTR ? vec : 256 + why;
+		nv_get_regs(t->v, &r);
+		*rip_out = r.rip;
+	}
 	/* the stub ends in HLT; with a budget that may show as KVM_EXIT_INTR */
 	if (vec < 0 || (why != KVM_EXIT_HLT && why != KVM_EXIT_INTR))
 		return O_OTHER;
@@ -292,6 +309,8 @@ static int guest_run(struct gside *s, const uint8_t *b, int n, int gap)
 		memcpy(&v, vmt_ptr(t, sp), 4);
 		frip = v;
 	}
+	if (rip_out)
+		*rip_out = frip;
 	if (vec == 14) {
 		struct kvm_sregs sr;
 		nv_get_sregs(t->v, &sr);
@@ -483,7 +502,7 @@ static void hex(const uint8_t *b, int n)
 		printf(" %02x", b[k]);
 }
 
-struct stats { long seqs, lens_cmp, ud_both, fails; };
+struct stats { long seqs, lens_cmp, ud_both, fails, splits; };
 
 static void check_seq(int mode, struct gside *s, const uint8_t *b, int n, struct stats *st,
 		      bool host_ok)
@@ -508,6 +527,36 @@ static void check_seq(int mode, struct gside *s, const uint8_t *b, int n, struct
 		printf("# mode %d: needs > 15 bytes but full run gave %s:", mode, oname[gfull]);
 		hex(b, n);
 		printf("\n");
+	}
+	/*
+	 * The same bytes across two present pages behave as in one page: same
+	 * exception and the same RIP relative to the start after a few steps.
+	 */
+	if (glen >= 2 && glen <= 15 && n >= glen) {
+		int split = 1 + (int)rn((unsigned)glen - 1);
+		uint64_t a1 = GB - 0x1800, a2 = GB - 0x1000 - (uint64_t)split;
+		int v1, v2;
+		uint64_t r1, r2;
+		memset(vmt_ptr(&s->t, 0x200000), 0, GB - 0x2000 - 0x200000);
+		guest_run_at(s, b, glen, a1, 4, &v1, &r1);
+		memset(vmt_ptr(&s->t, 0x200000), 0, GB - 0x2000 - 0x200000);
+		guest_run_at(s, b, glen, a2, 4, &v2, &r2);
+		uint64_t base = mode == 16 ? G16_BASE : 0;
+		int64_t o1 = (int64_t)(r1 + base - a1), o2 = (int64_t)(r2 + base - a2);
+		/*
+		 * Branches whose targets depend on the placement (16-bit IP
+		 * wrap-around, 66-truncated EIP, absolute targets) leave the
+		 * neighbourhood: not comparable.
+		 */
+		bool local = o1 > -64 && o1 < 64 && o2 > -64 && o2 < 64;
+		if ((local || r1 == r2) && (v1 != v2 || (o1 != o2 && r1 != r2))) {
+			st->fails++;
+			printf("# mode %d: split at %d differs: vector %d/%d, rip offset %lld/%lld:", mode,
+			       split, v1, v2, (long long)o1, (long long)o2);
+			hex(b, glen);
+			printf("\n");
+		}
+		st->splits++;
 	}
 	if (!host_ok)
 		return;
@@ -604,6 +653,33 @@ int main(void)
 	printf("# seed %llu, %d sequences per mode, host 16-bit code segment: %s\n",
 	       (unsigned long long)seed, iters, host16 ? "yes" : "no");
 
+	if (getenv("DEC_SPLIT")) {
+		/* DEC_SPLIT="bytes" DEC_MODE=m DEC_AT=split: both placements, budget 4 */
+		uint8_t x[32];
+		int nx = 0;
+		for (char *p = getenv("DEC_SPLIT"); *p && nx < 32; ) {
+			x[nx++] = (uint8_t)strtoul(p, &p, 16);
+			while (*p == ' ')
+				p++;
+		}
+		int mi = atoi(getenv("DEC_MODE") ? getenv("DEC_MODE") : "0");
+		int split = atoi(getenv("DEC_AT") ? getenv("DEC_AT") : "1");
+		uint64_t at[2] = { GB - 0x1800, GB - 0x1000 - (uint64_t)split };
+		for (int k = 0; k < 2; k++) {
+			int v;
+			uint64_t rr, ic0, ic1;
+			nv_get_icount(g[mi].t.v, &ic0);
+			guest_run_at(&g[mi], x, nx, at[k], 4, &v, &rr);
+			nv_get_icount(g[mi].t.v, &ic1);
+			struct kvm_regs r;
+			nv_get_regs(g[mi].t.v, &r);
+			printf("# at %llx: vec %d rip %llx icount +%llu rcx %llx rsi %llx\n",
+			       (unsigned long long)at[k], v, (unsigned long long)rr,
+			       (unsigned long long)(ic1 - ic0), (unsigned long long)r.rcx,
+			       (unsigned long long)r.rsi);
+		}
+		return 0;
+	}
 	if (getenv("DEC_ONE")) {
 		/* "bytes|bytes|...": measure each in turn (state carries over) */
 		int mi = atoi(getenv("DEC_MODE") ? getenv("DEC_MODE") : "0");
@@ -641,7 +717,8 @@ int main(void)
 			check_seq(mode, &g[mi], m, n, &st, host_ok);
 		}
 		tap_ok(st.fails == 0, "mode %d: %ld sequences, %ld lengths compared with the host, "
-		       "%ld #UD on both, %ld failures", mode, st.seqs, st.lens_cmp, st.ud_both, st.fails);
+		       "%ld #UD on both, %ld page-split runs, %ld failures", mode, st.seqs, st.lens_cmp,
+		       st.ud_both, st.splits, st.fails);
 	}
 	if (child > 0) {
 		kill(child, SIGKILL);

@@ -1,5 +1,5 @@
 /*
- * A guest whose exception handler faults at once delivers exceptions
+ * Run-loop robustness.  A guest whose exception handler faults at once delivers exceptions
  * forever without retiring an instruction.  nv_run must still come back to
  * the VMM (KVM_EXIT_INTR) instead of spinning inside the emulator, and the
  * vCPU must be resumable.  (Decoder robustness: found by decode_diff.)
@@ -63,6 +63,38 @@ int main(void)
 	ret = nv_run(t.v);
 	tap_ok(ret == 0 && t.run->exit_reason == KVM_EXIT_HLT, "a working handler ends it (exit %u)",
 	       t.run->exit_reason);
+
+	/*
+	 * The instruction budget is exact with REP in the middle of a block:
+	 * rep lodsd (3 iterations) then NOPs, budget 4 = 3 iterations + 1 NOP.
+	 */
+	static const uint8_t rep[] = { 0xf3, 0xad, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xf4 };
+	for (int b = 1; b <= 7; b++) {
+		vmt_write(&t, VMT_CODE, rep, sizeof(rep));
+		memset(&r, 0, sizeof(r));
+		r.rip = VMT_CODE;
+		r.rsp = VMT_STACK;
+		r.rsi = 0x200000;
+		r.rcx = 3;
+		r.rflags = 2;
+		nv_set_regs(t.v, &r);
+		struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
+		nv_set_mp_state(t.v, &mp);
+		uint64_t ic0, ic1;
+		nv_get_icount(t.v, &ic0);
+		nv_set_budget(t.v, (uint64_t)b);
+		ret = nv_run(t.v);
+		nv_get_icount(t.v, &ic1);
+		nv_get_regs(t.v, &r);
+		nv_set_budget(t.v, 0);
+		/* b < 3: stopped between iterations, RIP stays on the REP */
+		uint64_t want_rip = b < 3 ? VMT_CODE : VMT_CODE + 2 + (uint64_t)(b - 3);
+		tap_ok(ret == -EINTR && ic1 - ic0 == (uint64_t)b && r.rip == want_rip &&
+		       r.rcx == (uint64_t)(b < 3 ? 3 - b : 0),
+		       "budget %d with REP LODSD x3: %llu executed, rip +%llu, rcx %llu", b,
+		       (unsigned long long)(ic1 - ic0), (unsigned long long)(r.rip - VMT_CODE),
+		       (unsigned long long)r.rcx);
+	}
 	vmt_destroy(&t);
 	return tap_done();
 }
