@@ -125,11 +125,14 @@ static const struct opdesc grp5[8] = {
 	E(D_F64 | D_END, h_jmp_rm, 0), E(D_MEMONLY | D_END, h_jmpf_m, 0),
 	E(D_DEF64, h_push_rm, 0), INV,
 };
+/* C6/C7 /1-7 are #UD, but their length still includes the immediate */
+#define INV_IB { D_INVAL | D_BYTE | D_IB, NULL, 0, NULL }
+#define INV_IZ { D_INVAL | D_IZ, NULL, 0, NULL }
 static const struct opdesc grp11_b[8] = {
-	E(D_BYTE | D_IB, h_mov_rm_i, 0), INV, INV, INV, INV, INV, INV, INV,
+	E(D_BYTE | D_IB, h_mov_rm_i, 0), INV_IB, INV_IB, INV_IB, INV_IB, INV_IB, INV_IB, INV_IB,
 };
 static const struct opdesc grp11_v[8] = {
-	E(D_IZ, h_mov_rm_i, 0), INV, INV, INV, INV, INV, INV, INV,
+	E(D_IZ, h_mov_rm_i, 0), INV_IZ, INV_IZ, INV_IZ, INV_IZ, INV_IZ, INV_IZ, INV_IZ,
 };
 
 static const struct opdesc map1[256] = {
@@ -410,7 +413,7 @@ int decode_one(struct cpu *c, uint64_t rip, struct insn *i, uint8_t *bytes, int 
 	int def = (c->mode & 3) == MODE_CS16 ? 2 : 4;
 	uint8_t rex = 0, seg = 0xff, pfx = 0, mp = 0;
 	int b, map = 1, nprefix = 0;
-	bool ss_default = false, vex = false, riprel = false;
+	bool ss_default = false, vex = false, riprel = false, vex_bad = false;
 	const struct opdesc *od = NULL;
 	uint32_t f = 0;
 
@@ -481,10 +484,12 @@ prefixes_done:
 		int b1 = getb(&d), w = 0, l, pp, vvvv;
 		if (d.need_more)
 			return 0;
-		if (rex || (pfx & (PFX_OPSZ | PFX_REP | PFX_REPNE | PFX_LOCK))) {
-			i->fn = h_ud;
-			goto finish_len;
-		}
+		/*
+		 * A preceding REX/66/F2/F3/LOCK makes it #UD (SDM 2.3.2), but the
+		 * whole instruction is still fetched and measured first, so a
+		 * fetch fault or the 15-byte limit comes before the #UD.
+		 */
+		vex_bad = rex || (pfx & (PFX_OPSZ | PFX_REP | PFX_REPNE | PFX_LOCK));
 		if (b == 0xc5) {
 			rex = 0x40 | ((~b1 & 0x80) ? 4 : 0);
 			vvvv = (~b1 >> 3) & 0xf;
@@ -589,14 +594,20 @@ prefixes_done:
 	}
 	if (f & D_INVAL) {
 		i->fn = h_ud;
+		/* operand size, for an immediate that is part of the length */
+		if (f & D_BYTE)
+			i->osz = 1;
+		else if (long64)
+			i->osz = (rex & 8) ? 8 : (pfx & PFX_OPSZ) ? 2 : 4;
+		else
+			i->osz = (pfx & PFX_OPSZ) ? (def ^ 6) : def;
 		if (f & D_MODRM)
 			goto do_modrm_ud;
 		goto finish_len;
 	}
-	if ((f & D_I64) && long64) {
+	/* invalid in 64-bit mode: #UD, after the legacy form's bytes are fetched */
+	if ((f & D_I64) && long64)
 		i->fn = h_ud;
-		goto finish_len;
-	}
 
 	/* operand size */
 	if (f & D_BYTE) {
@@ -744,6 +755,8 @@ do_modrm_ud:
 			i->fn = h_ud;
 	}
 
+	if (vex_bad)
+		i->fn = h_ud;
 	/* LOCK prefix on anything but the lockable forms: #UD */
 	if ((pfx & PFX_LOCK) && !lock_ok(i, f)) {
 		/* AMD: LOCK MOV CR0 is MOV CR8 (CR8 legacy) */
