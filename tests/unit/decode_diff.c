@@ -318,7 +318,7 @@ static int guest_run_at(struct gside *s, const uint8_t *b, int n, uint64_t lin, 
 		if (sr.cr2 == GB && frip == rip && (ec & 0x10))
 			return O_FETCH;
 	}
-	if (vec == 6)
+	if (vec == 6 && frip == rip)
 		return O_UD;
 	if (vec == 13 && frip == rip && ec == 0)
 		return O_GP;
@@ -341,12 +341,13 @@ static int run_g(void *ctx, const uint8_t *b, int n, int gap)
 
 /*
  * Smallest k in 1..15 whose run does not fetch-fault (16: all do); *full:
- * the outcome with every byte present.
+ * the outcome of the instruction alone (its bytes end at the boundary, so
+ * nothing after it runs), or with every byte present if it needs > 15.
  */
 static int measure(runner fn, void *ctx, const uint8_t *b, int n, int *full)
 {
-	*full = fn(ctx, b, n, 32);
 	int lo = 1, hi = 16;	/* answer in [lo, hi] */
+	*full = O_BAD;
 	while (lo < hi) {
 		int mid = (lo + hi) / 2;
 		int o = fn(ctx, b, mid, 0);
@@ -357,6 +358,7 @@ static int measure(runner fn, void *ctx, const uint8_t *b, int n, int *full)
 		else
 			hi = mid;
 	}
+	*full = lo <= 15 ? fn(ctx, b, lo, 0) : fn(ctx, b, n, 32);
 	return lo;
 }
 
@@ -494,6 +496,34 @@ static bool vendor_len(const uint8_t *b, int n, int mode)
 	return b[k] == 0xe8 || b[k] == 0xe9 || (b[k] == 0x0f && k + 1 < n && (b[k + 1] & 0xf0) == 0x80);
 }
 
+/*
+ * Must nestvm accept what the host executes?  For LOCK forms and the
+ * one-byte integer opcode map yes; elsewhere the host may simply have
+ * more features than the model (AVX-512, XOP, SSE4a, ...).
+ */
+static bool must_accept(const uint8_t *b, int n, int mode)
+{
+	int k = 0;
+	bool lock = false;
+	while (k < n && (memchr(legacy_pfx, b[k], sizeof(legacy_pfx)) ||
+			 (mode == 64 && (b[k] & 0xf0) == 0x40))) {
+		lock |= b[k] == 0xf0;
+		k++;
+	}
+	(void)lock;
+	if (k >= n)
+		return false;
+	uint8_t o = b[k];
+	if ((o >= 0xd8 && o <= 0xdf) || o == 0xc4 || o == 0xc5 || o == 0x62 || o == 0x8f)
+		return false;	/* x87, VEX/EVEX/XOP escapes (62: EVEX on the host) */
+	if (o == 0x0f) {
+		/* the 0F map: only the lockable integer forms */
+		static const uint8_t lockable[] = { 0xb0, 0xb1, 0xc0, 0xc1, 0xab, 0xb3, 0xbb, 0xba, 0xc7 };
+		return lock && k + 1 < n && memchr(lockable, b[k + 1], sizeof(lockable));
+	}
+	return true;
+}
+
 /* ---- the checks ------------------------------------------------------------------ */
 
 static void hex(const uint8_t *b, int n)
@@ -577,6 +607,9 @@ static void check_seq(int mode, struct gside *s, const uint8_t *b, int n, struct
 		 */
 		if (!intel_only(b, n, mode) && !(gfull == O_GP && glen == 15))
 			why = "host #UD, nestvm accepts";
+	} else if (gfull == O_UD && hfull != O_UD) {
+		if (must_accept(b, n, mode))
+			why = "host executes, nestvm #UD";
 	} else if (gfull != O_UD && hfull != O_UD) {
 		st->lens_cmp++;
 		if (hlen != glen && !vendor_len(b, n, mode))
