@@ -517,9 +517,18 @@ static bool must_accept(const uint8_t *b, int n, int mode)
 	if ((o >= 0xd8 && o <= 0xdf) || o == 0xc4 || o == 0xc5 || o == 0x62 || o == 0x8f)
 		return false;	/* x87, VEX/EVEX/XOP escapes (62: EVEX on the host) */
 	if (o == 0x0f) {
-		/* the 0F map: only the lockable integer forms */
+		if (k + 1 >= n)
+			return false;
+		uint8_t o2 = b[k + 1];
 		static const uint8_t lockable[] = { 0xb0, 0xb1, 0xc0, 0xc1, 0xab, 0xb3, 0xbb, 0xba, 0xc7 };
-		return lock && k + 1 < n && memchr(lockable, b[k + 1], sizeof(lockable));
+		if (lock)
+			return memchr(lockable, o2, sizeof(lockable)) != NULL;
+		/* the integer part of the 0F map */
+		return (o2 >= 0x40 && o2 <= 0x4f) || (o2 >= 0x80 && o2 <= 0x9f) ||
+		       (o2 >= 0xa0 && o2 <= 0xa5) || o2 == 0xa8 || o2 == 0xa9 ||
+		       (o2 >= 0xab && o2 <= 0xad) || o2 == 0xaf || (o2 >= 0xb0 && o2 <= 0xb7) ||
+		       (o2 >= 0xba && o2 <= 0xbf) || o2 == 0xc0 || o2 == 0xc1 || (o2 >= 0xc8 && o2 <= 0xcf) ||
+		       (o2 >= 0x18 && o2 <= 0x1f) || o2 == 0x0d;
 	}
 	return true;
 }
