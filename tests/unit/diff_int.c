@@ -265,9 +265,9 @@ static uint64_t pick_mem(struct tc *t, int size, struct mem *m, bool low)
 	m->disp = m->dsz == 1 ? (int64_t)(int8_t)rnd() : m->dsz == 4 ? (int64_t)(int32_t)(rnd() & 0xfff) - 0x800 : 0;
 	if (m->dsz == 0 && (m->base & 7) == RBP)
 		m->dsz = 1;	/* emit() adds disp8 = 0 */
-	if (t->mode == 64 && rn(fault_rate) == 0) {
+	if (rn(fault_rate) == 0) {
 		/* provoke a fault: run off the window's end, or go non-canonical */
-		if (rn(2)) {
+		if (rn(2) || t->mode == 32) {
 			ea = ND_GUARD - 1 - rn((unsigned)size + 2);
 		} else {
 			ea ^= 1ULL << (47 + rn(17));
@@ -1462,7 +1462,7 @@ static void fam_string(int mode)
 		uint64_t di = ND_DATA + lo + rn((unsigned)(hi - lo));
 		if (kind == 0 && rn(3) == 0)
 			di = si + (uint64_t)(int64_t)((int)rn(17) - 8) * (rn(2) ? 1 : osz);	/* overlap */
-		if (mode == 64 && rn(fault_rate) == 0) {
+		if (rn(fault_rate) == 0) {
 			/* run into the guard part way: partial progress, then #PF */
 			uint64_t near = ND_GUARD - rn((unsigned)(cnt * osz + 16));
 			if (rn(2))

@@ -239,6 +239,26 @@ int nd_init(struct nd *d)
 	if (vmt_init_mode(&d->g64, NV_ENGINE_EMU, 64 << 20, 64) < 0)
 		return -1;
 	d->guest32 = vmt_init_mode(&d->g32, NV_ENGINE_EMU, 64 << 20, 32) == 0;
+	if (d->guest32) {
+		/*
+		 * 32-bit guest: paging (4 KiB pages, identity over 0..4 MiB) with
+		 * the same non-present guard after the window as everywhere.
+		 */
+		struct vmt *t = &d->g32;
+		uint32_t pde = 0xc000 | 3;
+		memcpy(vmt_ptr(t, 0xb000), &pde, 4);
+		for (uint32_t k = 0; k < 1024; k++) {
+			uint32_t pa = k * 0x1000;
+			uint32_t e = pa >= ND_GUARD && pa < ND_GUARD + 0x10000 ? 0 : pa | 3;
+			memcpy(vmt_ptr(t, 0xc000 + k * 4), &e, 4);
+		}
+		struct kvm_sregs sr;
+		nv_get_sregs(t->v, &sr);
+		sr.cr3 = 0xb000;
+		sr.cr0 |= 0x80000000ULL;
+		if (nv_set_sregs(t->v, &sr) < 0)
+			d->guest32 = false;
+	}
 	/*
 	 * 64-bit guest: 4 KiB pages for 2..4 MiB with only the data window
 	 * (and the rest below ND_GUARD) present.  vmt's tables are at
