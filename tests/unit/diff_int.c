@@ -9,6 +9,33 @@
  * the SDM's "Flags Affected".  nestvm's own fixed rules for them are
  * checked separately by tests against docs/cpu.md ("Undefined flags").
  *
+ * Defined flags compared against the host (SDM Vol. 2, "Flags Affected" of
+ * each instruction; c = count after masking to 5 or 6 bits, w = width):
+ *
+ *   ADD ADC SUB SBB CMP NEG INC DEC    all six (INC/DEC: CF unchanged)
+ *   AND OR XOR TEST                    CF OF SF ZF PF (AF undefined)
+ *   SHL SHR SAL SAR                    c = 0: all unchanged; c >= 1: SF ZF PF,
+ *                                      CF (SHL/SHR only if c < w), OF if c = 1
+ *   ROL ROR RCL RCR                    c = 0: unchanged; else CF, OF if c = 1,
+ *                                      SF ZF AF PF unchanged
+ *   SHLD SHRD                          c = 0: unchanged; 1 <= c <= w: CF SF ZF PF,
+ *                                      OF if c = 1; c > w: nothing (nor result)
+ *   MUL IMUL                           CF OF
+ *   DIV IDIV                           none
+ *   BT BTS BTR BTC                     CF; ZF unchanged
+ *   BSF BSR                            ZF
+ *   TZCNT LZCNT                        CF ZF
+ *   POPCNT                             all six
+ *   ANDN BLSI BLSMSK BLSR BZHI         SF ZF CF OF;  BEXTR: ZF CF OF
+ *   ADCX / ADOX                        CF / OF only, the rest unchanged
+ *   PDEP PEXT MULX RORX SHLX SARX SHRX none changed
+ *   CMPS SCAS CMPXCHG XADD             as CMP / ADD; CMPXCHG8B/16B: ZF
+ *   DAA DAS                            CF AF SF ZF PF;  AAA AAS: CF AF;
+ *   AAM AAD                            SF ZF PF
+ *
+ * The rest (undefined) must follow nestvm's rules: rule_flags() below and
+ * docs/cpu.md "Undefined flags".
+ *
  * Environment: DIFF_SEED (default 1), DIFF_ITERS (cases per family and
  * size, default 100), DIFF_FAMILY (run only families whose name contains
  * it), DIFF_VERBOSE.
