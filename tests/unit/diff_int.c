@@ -1842,9 +1842,34 @@ static void fam_branch(int mode)
 	for (int n = 0; n < iters * 8; n++) {
 		struct tc t;
 		tc_init(&t, mode);
-		int k = (int)rn(6);
+		int k = (int)rn(8);
 		/* both paths end at a saver: fall-through at +0, target at +8 */
-		if (k == 0) {
+		if (k >= 6) {
+			/*
+			 * Indirect: the target (after the marker) in RAX; k = 6:
+			 * JMP/CALL RAX, k = 7: stored at ND_DATA+0x20 first, then
+			 * JMP/CALL through memory.
+			 */
+			bool call = rn(2);
+			int len = k == 6 ? 2 : (mode == 64 ? 8 : 6) + (mode == 64 ? 7 : 6);
+			t.in.r[RAX] = ND_CODE + (uint64_t)len + 8;
+			if (mode == 64 && rn(fault_rate) == 0)
+				t.in.r[RAX] ^= 1ULL << (47 + rn(17));	/* #GP at the branch */
+			if (k == 6) {
+				put(&t, 0xff);
+				put(&t, call ? 0xd0 : 0xe0);
+			} else if (mode == 64) {
+				put(&t, 0x48); put(&t, 0x89); put(&t, 0x04); put(&t, 0x25);
+				putn(&t, ND_DATA + 0x20, 4);
+				put(&t, 0xff); put(&t, call ? 0x14 : 0x24); put(&t, 0x25);
+				putn(&t, ND_DATA + 0x20, 4);
+			} else {
+				put(&t, 0x89); put(&t, 0x05);
+				putn(&t, ND_DATA + 0x20, 4);
+				put(&t, 0xff); put(&t, call ? 0x15 : 0x25);
+				putn(&t, ND_DATA + 0x20, 4);
+			}
+		} else if (k == 0) {
 			put(&t, (uint8_t)(0x70 + rn(16)));
 			put(&t, 8);
 		} else if (k == 1) {
