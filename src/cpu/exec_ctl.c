@@ -274,9 +274,12 @@ H(h_enter)
 		cpu_st(c, S_SS, cur_sp, sz, frame);
 	}
 	uint64_t nsp = ea_mask(cur_sp - alloc, ssz);
-	/* the allocated area must be writable too (SDM ENTER: #SS/#PF) */
+	/*
+	 * SDM ENTER: #SS or #PF "if a write using the final value of the
+	 * stack pointer would cause" one: probe it as a write.
+	 */
 	if (alloc)
-		seg_lin(c, S_SS, nsp, 1, ACC_W);
+		mem_probe(c, seg_lin(c, S_SS, nsp, 1, ACC_W), 1, ACC_W | ACC_SS);
 	reg_set(c, R_BP, sz, frame);
 	reg_set(c, R_SP, ssz, nsp);
 }
