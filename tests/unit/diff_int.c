@@ -293,8 +293,10 @@ static uint64_t pick_mem(struct tc *t, int size, struct mem *m, bool low)
 	if (m->dsz == 0 && (m->base & 7) == RBP)
 		m->dsz = 1;	/* emit() adds disp8 = 0 */
 	if (rn(fault_rate) == 0) {
-		/* provoke a fault: run off the window's end, or go non-canonical */
-		if (rn(2) || t->mode == 32) {
+		/* provoke a fault: run off either end, or go non-canonical */
+		if (rn(3) == 0) {
+			ea = ND_DATA - (uint64_t)size + rn((unsigned)size + 2);
+		} else if (rn(2) || t->mode == 32) {
 			ea = ND_GUARD - 1 - rn((unsigned)size + 2);
 		} else {
 			ea ^= 1ULL << (47 + rn(17));
@@ -1490,13 +1492,15 @@ static void fam_string(int mode)
 		if (kind == 0 && rn(3) == 0)
 			di = si + (uint64_t)(int64_t)((int)rn(17) - 8) * (rn(2) ? 1 : osz);	/* overlap */
 		if (rn(fault_rate) == 0) {
-			/* run into the guard part way: partial progress, then #PF */
-			uint64_t near = ND_GUARD - rn((unsigned)(cnt * osz + 16));
+			/* run into a guard part way: partial progress, then #PF */
+			bool down = rn(2);
+			uint64_t near = down ? ND_DATA + rn((unsigned)(cnt * osz + 16)) :
+				    ND_GUARD - rn((unsigned)(cnt * osz + 16));
 			if (rn(2))
 				di = near;
 			else
 				si = near;
-			t.in.fl &= ~ND_DF;
+			t.in.fl = (t.in.fl & ~ND_DF) | (down ? ND_DF : 0);
 		}
 		t.in.r[RSI] = si;
 		t.in.r[RDI] = di;
@@ -1713,9 +1717,10 @@ static void fam_stack(int mode)
 		}
 		if (mode == 64 && rn(fault_rate) == 0) {
 			/* the stack at the guard (#PF) or non-canonical (#SS) */
-			switch (rn(3)) {
+			switch (rn(4)) {
 			case 0: t.in.r[RSP] = ND_GUARD + rn(16); break;
 			case 1: t.in.r[RSP] = ND_GUARD - rn(12); break;
+			case 2: t.in.r[RSP] = ND_DATA + rn(64); break;	/* overflows down */
 			default: t.in.r[RSP] ^= 1ULL << (47 + rn(17)); break;
 			}
 		}

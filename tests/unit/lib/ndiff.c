@@ -179,6 +179,10 @@ static void host_setup(struct nd *d)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (g != (void *)ND_GUARD)
 		fprintf(stderr, "ndiff: no guard after the data window\n");
+	g = mmap((void *)ND_GUARD_LO, 0x10000, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (g != (void *)ND_GUARD_LO)
+		fprintf(stderr, "ndiff: no guard before the data window\n");
 	h_loader = p;
 	h_code = (uint8_t *)p + 0x1000;
 	h_data = q;
@@ -249,7 +253,9 @@ int nd_init(struct nd *d)
 		memcpy(vmt_ptr(t, 0xb000), &pde, 4);
 		for (uint32_t k = 0; k < 1024; k++) {
 			uint32_t pa = k * 0x1000;
-			uint32_t e = pa >= ND_GUARD && pa < ND_GUARD + 0x10000 ? 0 : pa | 3;
+			bool hole = (pa >= ND_GUARD && pa < ND_GUARD + 0x10000) ||
+				    (pa >= ND_GUARD_LO && pa < ND_DATA);
+			uint32_t e = hole ? 0 : pa | 3;
 			memcpy(vmt_ptr(t, 0xc000 + k * 4), &e, 4);
 		}
 		struct kvm_sregs sr;
@@ -260,17 +266,20 @@ int nd_init(struct nd *d)
 			d->guest32 = false;
 	}
 	/*
-	 * 64-bit guest: 4 KiB pages for 2..4 MiB with only the data window
-	 * (and the rest below ND_GUARD) present.  vmt's tables are at
-	 * 0x1000-0x3fff; this one goes at 0xa000.
+	 * 64-bit guest: 4 KiB pages for 0..4 MiB, the guards absent.  vmt's
+	 * tables are at 0x1000-0x3fff; these go at 0xa000 (2..4 MiB) and
+	 * 0xd000 (0..2 MiB).
 	 */
-	uint64_t pt = 0xa000;
-	for (uint64_t k = 0; k < 512; k++) {
-		uint64_t pa = 0x200000 + k * 0x1000;
-		uint64_t e = pa < ND_GUARD ? (pa | 3) : 0;
-		memcpy(vmt_ptr(&d->g64, pt + k * 8), &e, 8);
+	for (uint64_t k = 0; k < 1024; k++) {
+		uint64_t pa = k * 0x1000;
+		bool hole = pa >= ND_GUARD || (pa >= ND_GUARD_LO && pa < ND_DATA);
+		uint64_t e = hole ? 0 : (pa | 3);
+		uint64_t at = k < 512 ? 0xd000 + k * 8 : 0xa000 + (k - 512) * 8;
+		memcpy(vmt_ptr(&d->g64, at), &e, 8);
 	}
-	uint64_t pde = pt | 3;
+	uint64_t pde = 0xd000 | 3;
+	memcpy(vmt_ptr(&d->g64, 0x3000), &pde, 8);
+	pde = 0xa000 | 3;
 	memcpy(vmt_ptr(&d->g64, 0x3000 + 8), &pde, 8);
 	/*
 	 * Every vector on IST1 (TSS at linear 0, vmt's TR): a fault caused by a
@@ -296,6 +305,7 @@ void nd_fini(struct nd *d)
 		munmap(h_loader, 0x3000);
 		munmap(h_data, ND_DATA_SIZE);
 		munmap((void *)ND_GUARD, 0x10000);
+		munmap((void *)ND_GUARD_LO, 0x10000);
 		h_loader = h_code = h_data = NULL;
 	}
 }

@@ -41,11 +41,13 @@ struct nd_state {
 };
 
 /*
- * In 64-bit mode the 64 KiB after the data window are not present on both
- * sides (host: a PROT_NONE guard; guest: a 4 KiB page table), so accesses
- * that run off the window's end take the same #PF natively and in nestvm.
+ * The 64 KiB after the data window and the 64 KiB before it are not present
+ * on both sides (host: PROT_NONE guards; guest: 4 KiB page tables), so
+ * accesses that run off either end take the same #PF natively and in
+ * nestvm.
  */
 #define ND_GUARD (ND_DATA + ND_DATA_SIZE)
+#define ND_GUARD_LO (ND_DATA - 0x10000)	/* and the 64 KiB before it */
 
 /* the host's user-visible features (CPUID) */
 struct nd_host {
