@@ -1723,6 +1723,9 @@ static void fam_stack(int mode)
 			case 2: t.in.r[RSP] = ND_DATA + rn(64); break;	/* overflows down */
 			default: t.in.r[RSP] ^= 1ULL << (47 + rn(17)); break;
 			}
+		} else if (mode == 32 && rn(fault_rate) == 0) {
+			/* overflow into the lower guard; the 16-byte #PF frame still fits above */
+			t.in.r[RSP] = ND_DATA + 16 + rn(48);
 		}
 		run_tc(&t);
 	}
@@ -1755,6 +1758,8 @@ static void fam_legacy(void)
 			t.in.r[RAX] = (t.in.r[RAX] & ~0xffffULL) | (rnd() & 0xffff);
 		if (k == 4 && (t.code[1] == 0))
 			f = ALL;	/* #DE: all compared at the fault */
+		if (k >= 6 && k <= 7 && rn(4) == 0)
+			t.in.r[RSP] = ND_DATA + 16 + rn(40);	/* PUSHA across the lower guard */
 		t.fmask = f;
 		t.uk = k <= 1 ? U_DAA : k <= 3 ? U_AAA : k <= 5 ? U_AAM : U_NONE;
 		run_tc(&t);
