@@ -328,6 +328,15 @@ static void emit_m(struct tc *t, const char *pfx, int osz, bool byteop, const ch
 		   int reg, const struct mem *m, uint64_t imm, int isz)
 {
 	int start = t->len;
+	/*
+	 * Sometimes an ES/CS/SS/DS override: flat everywhere, but in 64-bit
+	 * mode it decides #SS vs #GP for a non-canonical address, and in
+	 * 32-bit mode a CS-override write is a #GP.
+	 */
+	if (rn(8) == 0) {
+		static const uint8_t seg[4] = { 0x26, 0x2e, 0x36, 0x3e };
+		put(t, seg[rn(4)]);
+	}
 	emit(t, pfx, osz, byteop, op, nop, reg, RM_MEM, m, imm, isz);
 	if (m->rip) {
 		int at = t->len - isz - 4;
