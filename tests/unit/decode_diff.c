@@ -350,6 +350,8 @@ static int measure(runner fn, void *ctx, const uint8_t *b, int n, int *full)
 	*full = O_BAD;
 	while (lo < hi) {
 		int mid = (lo + hi) / 2;
+		if (mid > n)
+			return -1;	/* callers pass at least 16 bytes */
 		int o = fn(ctx, b, mid, 0);
 		if (o == O_BAD)
 			return -1;
@@ -667,7 +669,8 @@ static void fixed_checks(void)
 		for (int mi = 0; mi < 3; mi++) {
 			int mode = mi == 0 ? 64 : mi == 1 ? 32 : 16;
 			/* 66 in 16-bit mode changes operand sizes, not lengths here */
-			int full, len = measure(run_g, &g[mi], fx[k].b, fx[k].n, &full);
+			/* the array is zero-padded to 20: enough for the search */
+			int full, len = measure(run_g, &g[mi], fx[k].b, 20, &full);
 			bool ok = full == fx[k].want && (fx[k].want == O_UD || len == fx[k].len);
 			tap_ok(ok, "%s (mode %d: nestvm %s, length %d)", fx[k].what, mode, oname[full], len);
 		}
@@ -697,17 +700,17 @@ int main(void)
 		 * The oracle must measure known lengths in each mode (a kernel
 		 * without 32-bit compatibility or LDT support cannot run them).
 		 */
-		static const uint8_t mov64[] = { 0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8 };
-		static const uint8_t mov32[] = { 0xb8, 1, 2, 3, 4 };
+		static const uint8_t mov64[16] = { 0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8 };
+		static const uint8_t mov32[16] = { 0xb8, 1, 2, 3, 4 };
 		struct hctx h64 = { 64 }, h32 = { 32 }, h16 = { 16 };
 		int full;
-		if (measure(run_h, &h64, mov64, 10, &full) != 10 || full != O_OTHER) {
+		if (measure(run_h, &h64, mov64, 16, &full) != 10 || full != O_OTHER) {
 			printf("# native 64-bit oracle does not work: nestvm-only checks\n");
 			host = false;
 		}
-		if (host && (measure(run_h, &h32, mov32, 5, &full) != 5 || full != O_OTHER))
+		if (host && (measure(run_h, &h32, mov32, 16, &full) != 5 || full != O_OTHER))
 			host32 = false;
-		if (host && host16 && (measure(run_h, &h16, mov32, 5, &full) != 3 || full != O_OTHER))
+		if (host && host16 && (measure(run_h, &h16, mov32, 16, &full) != 3 || full != O_OTHER))
 			host16 = false;
 	}
 	printf("# seed %llu, %d sequences per mode, native oracle 64/32/16-bit: %s/%s/%s\n",
@@ -747,6 +750,7 @@ int main(void)
 		for (char *p = getenv("DEC_ONE"); *p; ) {
 			uint8_t x[32];
 			int nx = 0;
+			memset(x, 0x90, sizeof(x));
 			while (*p && *p != '|' && nx < 32) {
 				x[nx++] = (uint8_t)strtoul(p, &p, 16);
 				while (*p == ' ')
@@ -754,7 +758,7 @@ int main(void)
 			}
 			if (*p == '|')
 				p++;
-			int full, len = measure(run_g, &g[mi], x, nx, &full);
+			int full, len = measure(run_g, &g[mi], x, nx < 16 ? 16 : nx, &full);
 			printf("# nestvm: length %d, %s\n", len, oname[full]);
 		}
 		return 0;

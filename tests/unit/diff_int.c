@@ -325,9 +325,19 @@ static void fix_riprel(struct tc *t, int disp_at, int insn_end, uint64_t target)
 
 /* emit with a memory operand, handling RIP-relative fix-up */
 static void emit_m(struct tc *t, const char *pfx, int osz, bool byteop, const char *op, int nop,
-		   int reg, const struct mem *m, uint64_t imm, int isz)
+		   int reg, const struct mem *mm, uint64_t imm, int isz)
 {
 	int start = t->len;
+	struct mem mc = *mm;
+	const struct mem *m = &mc;
+	/* GS-relative: same linear address, GS.base taken off the operand */
+	if (t->mode == 64 && nd.gs && rn(8) == 0) {
+		if (mc.base >= 0)
+			t->in.r[mc.base] -= ND_GS_BASE;
+		else
+			mc.disp -= (int64_t)ND_GS_BASE;
+		put(t, 0x65);
+	} else
 	/*
 	 * Sometimes an ES/CS/SS/DS override: flat everywhere, but in 64-bit
 	 * mode it decides #SS vs #GP for a non-canonical address, and in

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <cpuid.h>
@@ -183,6 +184,8 @@ static void host_setup(struct nd *d)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (g != (void *)ND_GUARD_LO)
 		fprintf(stderr, "ndiff: no guard before the data window\n");
+	/* GS-relative operands: the kernel must allow WRGSBASE (HWCAP2_FSGSBASE) */
+	d->gs = getauxval(AT_HWCAP2) & 2;
 	h_loader = p;
 	h_code = (uint8_t *)p + 0x1000;
 	h_data = q;
@@ -292,6 +295,13 @@ int nd_init(struct nd *d)
 		*(uint8_t *)vmt_ptr(&d->g64, VMT_IDT + v * 16 + 4) = 1;
 	host_features(&d->feat);
 	host_setup(d);
+	if (d->gs) {
+		struct kvm_sregs sr;
+		nv_get_sregs(d->g64.v, &sr);
+		sr.gs.base = ND_GS_BASE;
+		if (nv_set_sregs(d->g64.v, &sr) < 0)
+			d->gs = false;
+	}
 	return 0;
 }
 
@@ -334,9 +344,12 @@ int nd_run_host(struct nd *d, int mode, const uint8_t *code, int len,
 	memcpy(h_loader + (H_IN - H_LOADER) + 128, &fl, 8);
 	memset(h_loader + (H_OUT - H_LOADER), 0, 136);
 	d->host_runs++;
+	bool gs = d->gs && mode == 64;
 	h_armed = true;
 	if (sigsetjmp(h_jb, 0)) {
 		h_armed = false;
+		if (gs)
+			__asm__ volatile("wrgsbase %0" : : "r"(0ULL));
 		*out = h_fault;
 		out->vec = h_fault_vec;
 		if (mode == 32) {
@@ -347,8 +360,12 @@ int nd_run_host(struct nd *d, int mode, const uint8_t *code, int len,
 		/* the loader and saver set DF=0 around the code under test */
 		return 0;
 	}
+	if (gs)
+		__asm__ volatile("wrgsbase %0" : : "r"(ND_GS_BASE));
 	((void (*)(void))(uintptr_t)(mode == 64 ? H_LOAD64 : H_LOAD32E))();
 	h_armed = false;
+	if (gs)
+		__asm__ volatile("wrgsbase %0" : : "r"(0ULL));
 	memcpy(out->r, h_loader + (H_OUT - H_LOADER), 128);
 	memcpy(&out->fl, h_loader + (H_OUT - H_LOADER) + 128, 8);
 	out->rip = ND_CODE + len;

@@ -49,6 +49,12 @@ struct nd_state {
 #define ND_GUARD (ND_DATA + ND_DATA_SIZE)
 #define ND_GUARD_LO (ND_DATA - 0x10000)	/* and the 64 KiB before it */
 
+/*
+ * 64-bit mode: GS.base during the run on both sides when nd.gs is set (the
+ * host needs FSGSBASE; FS stays the C library's TLS).
+ */
+#define ND_GS_BASE 0x1000ULL
+
 /* the host's user-visible features (CPUID) */
 struct nd_host {
 	bool bmi1, bmi2, adx, movbe, popcnt, lzcnt, cx16, sse42, lahf64;
@@ -62,6 +68,7 @@ struct nd_host {
 struct nd {
 	struct vmt g64, g32;
 	bool host64, compat, guest32;
+	bool gs;		/* GS.base = ND_GS_BASE in 64-bit runs */
 	struct nd_host feat;
 	uint64_t guest_runs, host_runs;
 };
