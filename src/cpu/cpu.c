@@ -446,6 +446,7 @@ static void after_fault(struct cpu *c)
 	if (c->cur) {
 		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
 		c->clock += k;
+		c->faults++;	/* counted, but not retired (storm detection) */
 		c->rip = c->cur->rip;
 		c->cur = NULL;
 	}
@@ -472,10 +473,19 @@ static bool vcpu_waiting(const struct cpu *c)
 	       c->mp_state == KVM_MP_STATE_INIT_RECEIVED;
 }
 
+/*
+ * Exception deliveries in a row without a retired instruction before the
+ * run returns to the VMM: a handler that faults at once (or whose fetch
+ * does) delivers forever, and neither the clock nor the budget advances.
+ */
+#define CPU_STORM_MAX 4096
+
 int cpu_run(struct cpu *c)
 {
 	struct kvm_run *run = c->run;
 	volatile int ret = 0;
+	volatile unsigned storm = 0;
+	volatile uint64_t storm_icount = cpu_icount(c) - c->faults;
 
 	c->vm->run_gen++;	/* the VMM may have written guest memory */
 	io_complete(c);
@@ -559,8 +569,18 @@ int cpu_run(struct cpu *c)
 				continue;
 			if (!c->halted && was_halted)
 				c->mp_state = KVM_MP_STATE_RUNNABLE;
-			if (did)
+			if (did) {
+				if (cpu_icount(c) - c->faults != storm_icount) {
+					storm_icount = cpu_icount(c) - c->faults;
+					storm = 0;
+				} else if (++storm >= CPU_STORM_MAX) {
+					/* back to the VMM at this boundary; nv_run resumes */
+					run->exit_reason = KVM_EXIT_INTR;
+					ret = -EINTR;
+					goto out;
+				}
 				continue;
+			}
 		}
 		if (run->request_interrupt_window && (c->rflags & F_IF) && !c->evt.shadow &&
 		    !c->extint_pending && !vcpu_waiting(c)) {

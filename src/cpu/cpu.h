@@ -494,6 +494,7 @@ struct cpu {
 	jmp_buf jb;
 	uint64_t rep_done;	/* REP iterations completed by the running instruction */
 	uint64_t jit_tmp;	/* scratch for compiled code */
+	uint64_t faults;	/* instructions that faulted (counted in the clock) */
 	bool in_delivery;
 	const char *internal_why;
 	bool single_step;	/* execute one instruction per block */

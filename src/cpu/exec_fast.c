@@ -197,8 +197,10 @@ H(sar64_ri)
 H(shl32_ri)
 {
 	unsigned n = i->imm & 31;
-	if (!n)
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
 		return;
+	}
 	uint64_t a = c->gpr[i->rm] & M32, r = (a << n) & M32;
 	c->gpr[i->rm] = r;
 	cc_set(c, CC_SHL + 2, r, a, n);
@@ -207,8 +209,10 @@ H(shl32_ri)
 H(shr32_ri)
 {
 	unsigned n = i->imm & 31;
-	if (!n)
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
 		return;
+	}
 	uint64_t a = c->gpr[i->rm] & M32, r = a >> n;
 	c->gpr[i->rm] = r;
 	cc_set(c, CC_SHR + 2, r, a, n);
@@ -217,8 +221,10 @@ H(shr32_ri)
 H(sar32_ri)
 {
 	unsigned n = i->imm & 31;
-	if (!n)
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
 		return;
+	}
 	uint64_t a = c->gpr[i->rm] & M32, r = (uint64_t)((int32_t)a >> n) & M32;
 	c->gpr[i->rm] = r;
 	cc_set(c, CC_SAR + 2, r, a, n);

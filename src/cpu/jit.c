@@ -499,8 +499,13 @@ static bool gen_insn(struct gen *g, const struct insn *i, bool flags_live)
 		return true;
 	case FK_SHIFT_RI: {
 		unsigned n = (unsigned)(i->imm & (w ? 63 : 31));
-		if (!n)
+		if (!n) {
+			if (!w) {	/* the 32-bit destination is still written */
+				ld32(e, RAX, GPR(i->rm));
+				st64(e, GPR(i->rm), RAX);
+			}
 			return true;
+		}
 		int sub = (i->modrm >> 3) & 7;
 		int ext = sub == 6 ? 4 : sub;	/* SAL = SHL */
 		int cc = ext == 4 ? CC_SHL : ext == 5 ? CC_SHR : CC_SAR;
