@@ -370,14 +370,9 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
  * account for the block, then chain straight into the next one unless the
  * run must stop or the boundary checks of cpu_run are needed.
  */
-void h_blk_end(struct cpu *c, const struct insn *i)
+/* after a block is accounted for: chain to the next one, or stop */
+void blk_chain(struct cpu *c, struct blk *b)
 {
-	struct blk *b = (struct blk *)(uintptr_t)i->imm;
-
-	c->cur = NULL;
-	c->clock += b->n;
-	if (!b->ends_branch)
-		c->rip = i->disp;	/* the RIP after the block */
 	if (unlikely(c->evt.shadow_next | c->io_nresp) || c->clock >= c->stop_at) {
 		c->brk |= BRK_BLKEND;
 		return;
@@ -397,6 +392,17 @@ void h_blk_end(struct cpu *c, const struct insn *i)
 	c->cur_blk = nb;
 	c->ip = nb->insn;
 	c->brk = BRK_CHAIN;
+}
+
+void h_blk_end(struct cpu *c, const struct insn *i)
+{
+	struct blk *b = (struct blk *)(uintptr_t)i->imm;
+
+	c->cur = NULL;
+	c->clock += b->n;
+	if (!b->ends_branch)
+		c->rip = i->disp;	/* the RIP after the block */
+	blk_chain(c, b);
 }
 
 /* run blocks chained by their sentinels; b->n must fit the stop time */

@@ -648,6 +648,7 @@ bool cpu_is_user_access(const struct cpu *c);
 struct blk *blk_lookup(struct cpu *c);
 struct blk *blk_next(struct cpu *c, struct blk *prev);
 void h_blk_end(struct cpu *c, const struct insn *i);
+void blk_chain(struct cpu *c, struct blk *b);
 void code_invalidate_page(struct vm *vm, uint64_t gpa, struct cpu *writer);
 void code_invalidate_range(struct vm *vm, uint64_t gpa, int len, struct cpu *writer);
 void mmu_unwrite_gpa(struct vm *vm, uint64_t gpa_page);

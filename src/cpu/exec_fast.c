@@ -283,6 +283,8 @@ H(mov64_store_i) { st64f(c, i, ea64(c, i), 8, i->imm); }
 H(movzx32_load8) { c->gpr[i->reg] = ld64f(c, i, ea64(c, i), 1); }
 H(movzx32_load16) { c->gpr[i->reg] = ld64f(c, i, ea64(c, i), 2); }
 
+H(movzx8_rr) { c->gpr[i->reg] = reg_get(c, i->rm, 1); }
+H(movzx16_rr) { c->gpr[i->reg] = c->gpr[i->rm] & 0xffff; }
 H(lea64) { c->gpr[i->reg] = ea64(c, i); }
 H(lea32) { c->gpr[i->reg] = ea64(c, i) & M32; }
 
@@ -469,6 +471,10 @@ static insn_fn fast_select_fn(struct cpu *c, struct insn *i)
 			i->disp = t;
 			return jcc64[op & 0xf];
 		}
+		if (!i->mem && op == 0xb6 && (r64 || r32))
+			return movzx8_rr;
+		if (!i->mem && op == 0xb7 && (r64 || r32))
+			return movzx16_rr;
 		if (flatmem && op == 0xb6 && (r64 || r32))
 			return movzx32_load8;
 		if (flatmem && op == 0xb7 && (r64 || r32))
@@ -484,7 +490,7 @@ static int fast_kind(const struct insn *i, insn_fn f)
 	if (i->map == 2) {
 		if (op >= 0x80 && op <= 0x8f)
 			return FK_JCC;
-		return FK_MOVZX_LOAD;
+		return i->mem ? FK_MOVZX_LOAD : FK_MOVZX_RR;
 	}
 	if ((op & 0xc7) == 0x01)
 		return FK_ALU_RR;

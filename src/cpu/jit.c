@@ -412,6 +412,7 @@ static bool reads_flags(const struct insn *i)
 {
 	switch (i->fk) {
 	case FK_MOV_RR: case FK_MOV_R2: case FK_MOV_RI: case FK_LEA: case FK_JMP:
+	case FK_MOVZX_RR:
 		return false;
 	case FK_ALU_RR: case FK_ALU_R2: case FK_ALU_RI: case FK_TEST_RR: case FK_SHIFT_RI:
 		return false;
@@ -484,6 +485,18 @@ static bool gen_insn(struct gen *g, const struct insn *i, bool flags_live)
 		st64(e, GPR(dst), RAX);
 		return true;
 	}
+	case FK_MOVZX_RR:
+		if (i->rm & 0x20) {	/* AH, CH, DH, BH */
+			ld64(e, RAX, GPR(i->rm & 3));
+			b1(e, 0x0f); b1(e, 0xb6); b1(e, 0xc4);	/* movzx eax, ah */
+		} else {
+			ld64(e, RAX, GPR(i->rm));
+			b1(e, 0x0f);
+			b1(e, (i->op & 0xff) == 0xb6 ? 0xb6 : 0xb7);
+			b1(e, 0xc0);				/* movzx eax, al|ax */
+		}
+		st64(e, GPR(i->reg), RAX);
+		return true;
 	case FK_MOV_RI:
 		movabs(e, RAX, w ? i->imm : (i->imm & 0xffffffffULL));
 		st64(e, GPR(i->reg), RAX);
@@ -695,15 +708,57 @@ jit_fn jit_compile(struct cpu *c, struct blk *b)
 
 	b1(&g.e, 0x53);				/* push rbx */
 	rr(&g.e, true, 0x89, RBX, RDI);		/* mov rbx, rdi */
+	uint8_t *top = g.e.p;
 	for (int k = 0; k < b->n; k++) {
 		const struct insn *i = &b->insn[k];
 		if (i->fk == FK_NONE || !gen_insn(&g, i, live[k]))
 			call_handler(&g, i);
 	}
-	/* the block-end sentinel */
-	rr(&g.e, true, 0x89, RDI, RBX);
-	movabs(&g.e, RSI, (uint64_t)(uintptr_t)&b->insn[b->n]);
-	call_abs(&g.e, (const void *)h_blk_end);
+	/*
+	 * Block end: account for it (as h_blk_end does), and when the block
+	 * loops on itself with time left, go round again without leaving the
+	 * code; otherwise let blk_chain decide.
+	 */
+	{
+		struct em *e = &g.e;
+		static const uint8_t addop[] = { 0x81 };
+		movabs(e, RAX, 0);
+		st64(e, OFF(cur), RAX);			/* c->cur = NULL */
+		rm_cpu(e, true, addop, 1, 0, OFF(clock));	/* add qword [clock], n */
+		b4(e, (uint32_t)b->n);
+		if (!b->ends_branch) {
+			movabs(e, RAX, b->insn[b->n].disp);
+			st64(e, OFF(rip), RAX);
+		}
+		/* self loop: rip == b->rip && clock + n <= stop_at && no shadow/io */
+		ld64(e, RAX, OFF(rip));
+		movabs(e, RDX, b->rip);
+		rr(e, true, 0x39, RAX, RDX);
+		uint8_t *not_self = jcc32(e, CC_NE_);
+		ld64(e, RAX, OFF(clock));
+		b1(e, 0x48); b1(e, 0x05); b4(e, (uint32_t)b->n);	/* add rax, n */
+		static const uint8_t cmpop[] = { 0x3b };
+		rm_cpu(e, true, cmpop, 1, RAX, OFF(stop_at));	/* cmp rax, [stop_at] */
+		uint8_t *no_time = jcc32(e, CC_A_);
+		static const uint8_t cmpb[] = { 0x80 };
+		rm_cpu(e, false, cmpb, 1, 7, OFF(evt.shadow_next));	/* cmp byte [shadow_next], 0 */
+		b1(e, 0);
+		uint8_t *sh = jcc32(e, CC_NE_);
+		static const uint8_t cmpd[] = { 0x83 };
+		rm_cpu(e, false, cmpd, 1, 7, OFF(io_nresp));	/* cmp dword [io_nresp], 0 */
+		b1(e, 0);
+		uint8_t *io = jcc32(e, CC_NE_);
+		/* jmp top */
+		b1(e, 0xe9);
+		b4(e, (uint32_t)(int32_t)(top - (e->p + 4)));
+		patch(e, not_self);
+		patch(e, no_time);
+		patch(e, sh);
+		patch(e, io);
+		rr(e, true, 0x89, RDI, RBX);
+		movabs(e, RSI, (uint64_t)(uintptr_t)b);
+		call_abs(e, (const void *)blk_chain);
+	}
 	uint8_t *exit = g.e.p;
 	b1(&g.e, 0x5b);				/* pop rbx */
 	b1(&g.e, 0xc3);				/* ret */
