@@ -87,6 +87,9 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 	uint64_t old = c->cr0;
 	if (v >> 32)
 		cpu_gp0(c);
+	/* reserved bits 28:19, 17, 15:6 are ignored and read as 0 (SDM 2.5) */
+	v &= CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM |
+	     CR0_NW | CR0_CD | CR0_PG;
 	v |= CR0_ET;
 	if ((v & CR0_PG) && !(v & CR0_PE))
 		cpu_gp0(c);
