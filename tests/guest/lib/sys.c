@@ -56,25 +56,38 @@ static bool x32_ready;
 uint32_t call32_asm(void *fn, uint32_t arg, uint64_t cr3, uint64_t cr4);
 extern volatile uint32_t x32_unexpected;
 
+static void x32_init(void);
+
 void x32_set_gate(int vec, uint32_t off, uint16_t sel, int type, int dpl)
 {
+	if (!x32_ready)
+		x32_init();
 	x32_idt[vec] = gate_desc(sel, off, type, dpl, 0);
 }
 
 uint64_t x32_get_gate(int vec)
 {
+	if (!x32_ready)
+		x32_init();
 	return x32_idt[vec];
+}
+
+static uint64_t x32_default_gate(int vec)
+{
+	return gate_desc(SEL_KCODE32, (uint32_t)(uintptr_t)(x32_isr_table + 16 * vec), 0xe, 0, 0);
 }
 
 void x32_restore_gate(int vec)
 {
-	x32_set_gate(vec, (uint32_t)(uintptr_t)(x32_isr_table + 16 * vec), SEL_KCODE32, 0xe, 0);
+	if (!x32_ready)
+		x32_init();
+	x32_idt[vec] = x32_default_gate(vec);
 }
 
 static void x32_init(void)
 {
 	for (int v = 0; v < 256; v++)
-		x32_restore_gate(v);
+		x32_idt[v] = x32_default_gate(v);
 	x32_idt_desc.limit = sizeof(x32_idt) - 1;
 	x32_idt_desc.base = (uint32_t)(uintptr_t)x32_idt;
 	memset(&x32_tss, 0, sizeof(x32_tss));
