@@ -190,6 +190,53 @@ user_ret64:
 	movq user_rax, %rax
 	ret
 
+/*
+ * Ring 3 in 32-bit protected mode (call32_user): x32_to_user(struct {fn,
+ * arg} *) IRETs to x32_user_stub at CPL 3 (SEL_UCODE32 / SEL_UDATA, the
+ * stack 256 bytes below), which calls fn(arg) and comes back with INT 0x82
+ * (a DPL 3 gate hooked to x32_user_back).
+ */
+	.code32
+	.globl x32_to_user, x32_user_back
+x32_to_user:
+	pushal
+	movl 36(%esp), %esi
+	movl %esp, x32_user_esp
+	movl (%esi), %eax
+	movl %eax, x32_user_fn
+	movl 4(%esi), %eax
+	movl %eax, x32_user_arg
+	pushl $(SEL_UDATA | 3)
+	leal -256(%esp), %eax
+	pushl %eax
+	pushfl
+	pushl $(SEL_UCODE32 | 3)
+	pushl $x32_user_stub
+	iretl
+x32_user_stub:
+	movl $(SEL_UDATA | 3), %eax
+	movl %eax, %ds
+	movl %eax, %es
+	pushl x32_user_arg
+	call *x32_user_fn
+	int $0x82
+	ud2
+x32_user_back:
+	movl 4(%esp), %ebp
+	movl 28(%ebp), %eax
+	movl %eax, x32_user_ret
+	movl $SEL_KDATA32, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	movl %eax, %fs
+	movl %eax, %gs
+	movl %eax, %ss
+	movl x32_user_esp, %esp
+	popal
+	movl x32_user_ret, %eax
+	ret
+	.code64
+
 /* ---- 32-bit exception stubs ---- */
 	.code32
 .macro X32_ISR n
@@ -226,6 +273,8 @@ x32_common:
 	movl $SEL_KDATA32, %eax
 	movl %eax, %ds
 	movl %eax, %es
+	cmpl $0x82, 40(%ebp)		/* call32_user's way back: not an event */
+	je 2f
 	movl 40(%ebp), %eax
 	movl %eax, x32_exc
 	movl 44(%ebp), %eax
@@ -243,13 +292,13 @@ x32_common:
 	movw %cs, %cx
 	xorl %eax, %ecx
 	testl $3, %ecx
-	jz 2f
+	jz 5f
 1:	movl 60(%ebp), %eax
 	movl %eax, x32_exc + 20
 	movl 64(%ebp), %eax
 	movl %eax, x32_exc + 24
 	testl $0x20000, 56(%ebp)
-	jz 2f
+	jz 5f
 	movl 68(%ebp), %eax
 	movl %eax, x32_exc + 28
 	movl 72(%ebp), %eax
@@ -258,14 +307,14 @@ x32_common:
 	movl %eax, x32_exc + 36
 	movl 80(%ebp), %eax
 	movl %eax, x32_exc + 40
-2:	movl %cr2, %eax
+5:	movl %cr2, %eax
 	movl %eax, x32_exc + 44
 	incl x32_exc + 48
 	leal 48(%ebp), %eax
 	movl %eax, x32_exc + 52
 	movl %ss, %eax
 	movl %eax, x32_exc + 56
-	movl 40(%ebp), %eax
+2:	movl 40(%ebp), %eax
 	movl x32_handlers(, %eax, 4), %ecx
 	testl %ecx, %ecx
 	jz 3f
@@ -315,6 +364,10 @@ x32_retval: .long 0
 x32_unexpected: .long 0
 x32_fixup: .long 0
 x32_fixup_esp: .long 0
+x32_user_esp: .long 0
+x32_user_fn: .long 0
+x32_user_arg: .long 0
+x32_user_ret: .long 0
 	.globl user_krsp, user_active, user_rax, user_rflags
 user_krsp: .quad 0
 user_active: .quad 0

@@ -180,3 +180,17 @@ void set_user(uint64_t va)
 	}
 	invlpg((void *)(uintptr_t)va);
 }
+
+/* ---- ring 3 in 32-bit protected mode ---- */
+
+extern char x32_to_user[], x32_user_back[];
+static struct { uint32_t fn, arg; } x32_user_args;
+
+uint32_t call32_user(void *fn, uint32_t arg)
+{
+	x32_set_gate(0x82, (uint32_t)(uintptr_t)(x32_isr_table + 16 * 0x82), SEL_KCODE32, 0xe, 3);
+	x32_handlers[0x82] = (uint32_t)(uintptr_t)x32_user_back;
+	x32_user_args.fn = (uint32_t)(uintptr_t)fn;
+	x32_user_args.arg = arg;
+	return call32(x32_to_user, (uint32_t)(uintptr_t)&x32_user_args);
+}

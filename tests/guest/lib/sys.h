@@ -48,6 +48,7 @@ uint64_t gate64_lo(uint16_t sel, uint64_t off, int type, int dpl, int ist);
 	    body "\n\t.code64\n\t.popsection")
 #define X32_TRY(label) "movl $" label ", x32_fixup\n\tmovl %esp, x32_fixup_esp\n\t"
 #define X32_END "movl $0, x32_fixup\n\t"
+#define X32_END_SS "movl $0, %ss:x32_fixup\n\t"	/* when DS may be unusable */
 /* compatibility mode: the 64-bit handler resumes at label */
 #define COMPAT_TRY(label) "movl $" label ", exc_fixup_rip\n\tmovl $0, exc_fixup_rip+4\n\t"
 #define COMPAT_END "movl $0, exc_fixup_rip\n\tmovl $0, exc_fixup_rip+4\n\t"
@@ -92,6 +93,12 @@ uint32_t call32(void *fn, uint32_t arg);
 /* as call32, returning to long mode with these CR3 / CR4 values */
 uint32_t call32_cr(void *fn, uint32_t arg, uint64_t cr3, uint64_t cr4);
 uint32_t call_compat(void *fn, uint32_t arg);
+/*
+ * As call32, but fn(arg) runs at CPL 3 (SEL_UCODE32, SEL_UDATA).  After a
+ * fault caught by X32_TRY the snippet continues at its label in ring 0.
+ * Uses vector 0x82 to come back.
+ */
+uint32_t call32_user(void *fn, uint32_t arg);
 void x32_set_gate(int vec, uint32_t off, uint16_t sel, int type, int dpl);
 uint64_t x32_get_gate(int vec);
 void x32_restore_gate(int vec);	/* back to the default handler stub */
