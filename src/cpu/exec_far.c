@@ -231,6 +231,9 @@ void far_jump(struct cpu *c, uint16_t sel, uint64_t off, int osz, bool call,
 	if (ar & AR_S) {
 		if (!(ar & 8))
 			cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
+		/* IA-32e mode: L = 1 with D = 1 is reserved (SDM JMP, CALL) */
+		if (lm && (ar & AR_L) && (ar & AR_DB))
+			cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 		if (ar & 4) {
 			if (dpl > c->cpl)
 				cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
@@ -337,13 +340,15 @@ void far_return(struct cpu *c, int osz, uint16_t pop_bytes)
 	desc_read(c, sel, &d, NULL, EXC_GP);
 	uint32_t ar = desc_ar(d);
 	int dpl = (ar >> AR_DPL_SHIFT) & 3, rpl = sel & 3;
+	bool lm = c->efer & EFER_LMA;
 	if (!(ar & AR_S) || !(ar & 8) || rpl < c->cpl)
+		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
+	if (lm && (ar & AR_L) && (ar & AR_DB))
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 	if ((ar & 4) ? dpl > rpl : dpl != rpl)
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 	if (!(ar & AR_P))
 		cpu_raise_ec(c, EXC_NP, sel & 0xfffc);
-	bool lm = c->efer & EFER_LMA;
 	bool tgt64 = lm && (ar & AR_L);
 	if (!tgt64) {
 		off &= osz == 2 ? 0xffff : 0xffffffffULL;
