@@ -173,6 +173,25 @@ run_user64:
 	pushq %rdi
 	movq %rsi, %rdi
 	iretq
+/* the same through RETF (REX.W): SS, RSP, CS, RIP popped */
+	.globl run_user64_lret
+run_user64_lret:
+	pushq %rbx
+	pushq %rbp
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	pushfq
+	movq %rsp, user_krsp
+	movq $1, user_active
+	pushq $(SEL_UDATA | 3)
+	pushq %rdx
+	pushq $(SEL_UCODE64 | 3)
+	pushq %rdi
+	movq %rsi, %rdi
+	lretq
+
 	.globl user_ret64
 user_ret64:
 	movl $SEL_KDATA, %eax

@@ -162,6 +162,7 @@ static inline int wrmsr_safe(uint32_t idx, uint64_t v)
 #define USER_RET "int $0x81"
 extern volatile uint64_t user_rflags;
 uint64_t run_user64(void *fn, uint64_t arg, void *stack_top);
+uint64_t run_user64_lret(void *fn, uint64_t arg, void *stack_top);	/* RETF, RFLAGS kept */
 #define CODE64(name, body) \
 	extern char name[]; \
 	asm(".pushsection .text\n\t.balign 16\n\t.globl " #name "\n" #name ":\n\t" \
