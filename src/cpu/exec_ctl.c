@@ -404,7 +404,7 @@ H(h_movs)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					/* n < count: this iteration's element follows */
 				}
 			}
 		}
@@ -447,7 +447,7 @@ H(h_stos)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					/* n < count: this iteration's element follows */
 				}
 			}
 		}
