@@ -365,11 +365,15 @@ static void after_fault(struct cpu *c)
 	/* the faulting instruction did not retire; those before it did */
 	if (c->cur) {
 		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
+		if (c->flt_keep_rip)
+			k++;
+		else
+			c->rip = c->cur->rip;
 		c->icount += k;
 		c->clock += k;
-		c->rip = c->cur->rip;
 		c->cur = NULL;
 	}
+	c->flt_keep_rip = false;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
 	c->evt.shadow_next = 0;

@@ -482,6 +482,13 @@ struct cpu {
 	uint8_t ss_buf[sizeof(struct blk) + sizeof(struct insn)] __attribute__((aligned(16)));
 	bool guest_debug_ss;	/* KVM_GUESTDBG_SINGLESTEP */
 	bool rf_keep;		/* the instruction loaded RF (IRET): do not clear it */
+	/*
+	 * A fault raised after an instruction's architectural commit point
+	 * (a task switch has loaded the new task's state, SDM 7.3 step 13)
+	 * belongs to the new context: RIP stays as set, the instruction
+	 * counts as executed.  Set and cleared by the instruction.
+	 */
+	bool flt_keep_rip;
 	bool sw_int;		/* the instruction delivered INT n/INT3/INTO/INT1 */
 	bool init_pending, sipi_pending;
 	int eoi_exit_vector;	/* level-triggered EOI for the VMM's IOAPIC, -1 none */
