@@ -401,6 +401,7 @@ struct lapic;
 #define MODE_CS64 2
 #define MODE_REAL 4
 #define MODE_V86 8
+#define MODE_USER 16		/* CPL 3: blocks are keyed by it (fetch U/S, SMEP) */
 
 /* why the inner loop must stop after the current instruction */
 #define BRK_EXIT 0x01		/* an exit to the VMM is ready */
