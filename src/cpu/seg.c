@@ -167,13 +167,20 @@ void cpu_update_mode(struct cpu *c)
 		m |= MODE_REAL;
 	else if (c->rflags & F_VM)
 		m |= MODE_V86;
-	if (m != c->mode)
-		c->brk |= BRK_MODE;
-	c->mode = m;
 	if (!(c->cr0 & CR0_PE))
 		c->cpl = 0;
 	else if (c->rflags & F_VM)
 		c->cpl = 3;
+	/*
+	 * Cached blocks were fetched with the U/S permission of one privilege
+	 * level: keying them by it makes ring 3 re-check code the kernel ran
+	 * (and SMEP code that ring 3 ran), SDM 4.6.
+	 */
+	if (c->cpl == 3)
+		m |= MODE_USER;
+	if (m != c->mode)
+		c->brk |= BRK_MODE;
+	c->mode = m;
 	seg_update_cache(c);
 	cpu_update_tlb_sel(c);
 }
