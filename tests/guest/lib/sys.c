@@ -172,13 +172,10 @@ void map_page(uint64_t va, uint64_t pa, uint64_t flags)
 void set_user(uint64_t va)
 {
 	int top = (read_cr4() & (1ULL << 12)) ? 5 : 4;
-	for (int l = top; l >= 1; l--) {
-		uint64_t *e = pte_get(va, l);
-		*e |= PTE_U;
-		if (*e & PTE_PS)
-			break;
-	}
-	invlpg((void *)(uintptr_t)va);
+	pte_get(va, 1);		/* split large pages: only this 4 KiB page */
+	for (int l = top; l >= 1; l--)
+		*pte_get(va, l) |= PTE_U;
+	flush_tlb();
 }
 
 /* ---- ring 3 in 32-bit protected mode ---- */
