@@ -90,6 +90,7 @@ static void setup(void)
 	set_user((uint64_t)(uintptr_t)u_call_gate);
 	set_user((uint64_t)(uintptr_t)u_segs);
 	set_user((uint64_t)(uintptr_t)ustack);
+	set_user((uint64_t)(uintptr_t)&fp32);	/* ring 3 reads the far pointer */
 }
 
 static void direct(void)
