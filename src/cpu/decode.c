@@ -1132,7 +1132,7 @@ struct blk *blk_lookup(struct cpu *c)
 		gpa = e->gpa;
 		host = (uint8_t *)(e->addend + (lin & ~0xfffULL));
 	} else {
-		host = fetch_page(c, lin & ~0xfffULL, &gpa, true);
+		host = fetch_page(c, lin, &gpa, true);	/* CR2 = the fetch address */
 		/* remember the translation for the next lookups */
 		struct walk w;
 		int acc = ACC_X | (c->cpl == 3 ? ACC_USER : 0);
