@@ -253,6 +253,7 @@ static void fetch(void)
 	pf(ex(VA + 0x3000), 0, VA + 0x3000, "fetch from a not-present page (NXE = 0): no I bit");
 	wrmsr(0xc0000080, rdmsr(0xc0000080) | (1u << 11));
 	pf(ex(VA + 0x3000), PFEC_I, VA + 0x3000, "fetch from a not-present page (NXE = 1): I");
+	pf(ex(VA + 0x3123), PFEC_I, VA + 0x3123, "fetch fault: CR2 is the RIP, not the page");
 	*pte = pa(pg[3]) | PTE_P | PTE_NX;
 	invlpg((void *)(VA + 0x3000));
 	pf(ex(VA + 0x3000), PFEC_P | PFEC_I, VA + 0x3000, "fetch from an NX page");
