@@ -815,16 +815,22 @@ H(h_syscall)
 
 H(h_sysret)
 {
+	bool intel = c->model->vendor == VENDOR_INTEL;
 	if (!(c->efer & EFER_SCE))
+		cpu_ud(c);
+	/* Intel: 64-bit mode only (SDM SYSRET); AMD: any protected mode (APM) */
+	if (intel && !cpu_long64(c))
 		cpu_ud(c);
 	if (!(c->cr0 & CR0_PE) || (c->rflags & F_VM) || c->cpl != 0)
 		cpu_gp0(c);
 	bool lm = c->efer & EFER_LMA;
-	if (!lm && c->model->vendor == VENDOR_INTEL)
-		cpu_ud(c);
 	uint16_t sel = (uint16_t)(c->msr.star >> 48);
 	bool to64 = (i->rex & 8) && cpu_long64(c);
-	if (to64 && !canon(c, c->gpr[R_CX]))
+	/*
+	 * A non-canonical RCX: Intel faults at CPL 0 before any change; AMD
+	 * completes the return and the fetch faults at CPL 3.
+	 */
+	if (to64 && intel && !canon(c, c->gpr[R_CX]))
 		cpu_gp0(c);
 	if (lm) {
 		cpu_set_rflags_raw(c, (c->gpr[R_R11] & ~(uint64_t)(F_RF | F_VM)) | F_FIXED);
@@ -840,10 +846,15 @@ H(h_sysret)
 		c->rip = (uint32_t)c->gpr[R_CX];
 		c->rflags |= F_IF;
 	}
-	/* SS selector and DPL change; the rest of the cache is left as is (SDM) */
-	c->seg[S_SS].sel = (uint16_t)((sel + 8) | 3);
-	c->seg[S_SS].ar = (c->seg[S_SS].ar & ~(uint32_t)(AR_DPL | AR_UNUSABLE)) |
-			  (3 << AR_DPL_SHIFT) | AR_P | AR_S | 3;
+	if (intel) {
+		/* Intel loads a flat SS (SDM SYSRET) */
+		flat_seg(&c->seg[S_SS], (uint16_t)((sel + 8) | 3), false, 3, false);
+	} else {
+		/* AMD: SS selector and DPL change, the rest of the cache stays (APM) */
+		c->seg[S_SS].sel = (uint16_t)((sel + 8) | 3);
+		c->seg[S_SS].ar = (c->seg[S_SS].ar & ~(uint32_t)(AR_DPL | AR_UNUSABLE)) |
+				  (3 << AR_DPL_SHIFT) | AR_P | AR_S | 3;
+	}
 	c->cpl = 3;
 	cpu_update_mode(c);
 }
