@@ -646,6 +646,7 @@ uint32_t desc_ar(uint64_t d);
 uint32_t desc_limit(uint64_t d);
 uint64_t desc_base(uint64_t d);
 void seg_from_desc(struct seg *s, uint16_t sel, uint64_t d);
+void seg_set_accessed(struct cpu *c, uint16_t sel, uint64_t d);
 NORETURN void seg_fault_limit(struct cpu *c, int s);
 uint64_t seg_check_slow(struct cpu *c, int s, uint64_t ea, int size, int acc);
 
