@@ -124,6 +124,7 @@ static void call_gate(struct cpu *c, uint16_t gsel, uint64_t g, uint64_t ghi, in
 		cpu_raise_ec(c, EXC_GP, 0);
 
 	if (!call) {
+		seg_set_accessed(c, csel, cd);
 		load_cs(c, csel, cd, c->cpl);
 		c->rip = off;
 		return;
@@ -134,6 +135,7 @@ static void call_gate(struct cpu *c, uint16_t gsel, uint64_t g, uint64_t ghi, in
 		if (cpu_long64(c))
 			s.base = 0;
 		stk_probe(c, &s, 2 * gsz, 0);
+		seg_set_accessed(c, csel, cd);
 		stk_push(c, &s, gsz, c->seg[S_CS].sel);
 		stk_push(c, &s, gsz, ret);
 		reg_set(c, R_SP, s.m == 0xffff ? 2 : s.m == ~0ULL ? 8 : 4, s.sp);
@@ -190,6 +192,9 @@ static void call_gate(struct cpu *c, uint16_t gsel, uint64_t g, uint64_t ghi, in
 		params[k] = cpu_ld(c, S_SS, ea_mask(c->gpr[R_SP] + (uint64_t)(k * gsz), osp), gsz);
 	int np = lm ? 0 : pcount;
 	stk_probe(c, &s, (4 + np) * gsz, nss & 0xfffc);
+	if (!lm)
+		seg_set_accessed(c, nss, nssd);
+	seg_set_accessed(c, csel, cd);
 	stk_push(c, &s, gsz, c->seg[S_SS].sel);
 	stk_push(c, &s, gsz, c->gpr[R_SP] & sz_mask(osp));
 	for (int k = np - 1; k >= 0; k--)
@@ -250,9 +255,11 @@ void far_jump(struct cpu *c, uint16_t sel, uint64_t off, int osz, bool call,
 		} else if (!canon(c, off)) {
 			cpu_gp0(c);
 		}
+		uint64_t sp1 = stk_addr(c, -osz), sp2 = ea_mask(sp1 - osz, stack_asz(c));
+		if (call)	/* the pushes must not fault after the accessed bit is set */
+			mem_probe(c, seg_lin(c, S_SS, sp2, 2 * osz, ACC_W), 2 * osz, ACC_W | ACC_SS);
+		seg_set_accessed(c, sel, d);
 		if (call) {
-			uint64_t sp1 = stk_addr(c, -osz), sp2 = ea_mask(sp1 - osz, stack_asz(c));
-			seg_lin(c, S_SS, sp2, 2 * osz, ACC_W);
 			cpu_st(c, S_SS, sp1, osz, c->seg[S_CS].sel);
 			cpu_st(c, S_SS, sp2, osz, ret);
 			sp_set(c, sp2);
@@ -358,6 +365,7 @@ void far_return(struct cpu *c, int osz, uint16_t pop_bytes)
 		cpu_gp0(c);
 	}
 	if (rpl == c->cpl) {
+		seg_set_accessed(c, sel, d);
 		load_cs(c, sel, d, c->cpl);
 		c->rip = off;
 		sp_set(c, ea_mask(sp + 2 * osz + pop_bytes, ssz));
@@ -380,7 +388,9 @@ void far_return(struct cpu *c, int osz, uint16_t pop_bytes)
 			cpu_raise_ec(c, EXC_GP, nss & 0xfffc);
 		if (!(sar & AR_P))
 			cpu_raise_ec(c, EXC_SS, nss & 0xfffc);
+		seg_set_accessed(c, nss, sd);
 	}
+	seg_set_accessed(c, sel, d);
 	load_cs(c, sel, d, rpl);
 	if (null_ss) {
 		c->seg[S_SS].sel = nss;
@@ -618,6 +628,7 @@ void cpu_iret(struct cpu *c, int osz)
 		if (!tgt64 && t > desc_limit(d))
 			cpu_gp0(c);
 		int ocpl = c->cpl;
+		seg_set_accessed(c, cs, d);
 		load_cs(c, cs, d, ocpl);
 		c->rip = t;
 		sp_set(c, ea_mask(sp + 3 * osz, ssz));
@@ -648,6 +659,9 @@ void cpu_iret(struct cpu *c, int osz)
 	uint64_t t = tgt64 ? ip : ip & (osz == 2 ? 0xffff : 0xffffffffULL);
 	if (tgt64 ? !canon(c, t) : t > desc_limit(d))
 		cpu_gp0(c);
+	if (!null_ss)
+		seg_set_accessed(c, nss, sd);
+	seg_set_accessed(c, cs, d);
 
 	int ocpl = c->cpl;
 	c->cpl = ocpl;

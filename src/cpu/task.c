@@ -67,7 +67,8 @@ static void task_load_seg(struct cpu *c, int s, uint16_t sel)
 		if (!(ar & AR_P))
 			cpu_raise_ec(c, EXC_NP, sel & 0xfffc);
 	}
-	seg_from_desc(&c->seg[s], sel, d);
+	seg_set_accessed(c, sel, d);
+	seg_from_desc(&c->seg[s], sel, d | (1ULL << 40));
 }
 
 void task_switch(struct cpu *c, uint16_t sel, int reason, bool has_ec,
