@@ -28,6 +28,7 @@
 #define G1 0xe8			/* call gate 32, DPL 3 -> C1, 1 param */
 #define DSMALL1 0xf0		/* data DPL 1, limit 0xfff */
 #define D1NP 0xf8		/* data DPL 1, not present */
+#define DSS0 0x100		/* data DPL 0, for TSS.SS0 */
 
 /* far pointer and what the targets record */
 struct far { uint32_t off; uint16_t sel; } __attribute__((packed));
@@ -245,10 +246,12 @@ static void setup(void)
 
 static void jumps(void)
 {
+	gdt_set(C0, seg_desc(0, 0xfffff, 0xc09a));	/* accessed bit clear */
 	far_setup(C0, T(), 0, true);
 	call32(fc_go, 0);
 	expect(6, 0, "JMP to non-conforming DPL 0 code (target ends with UD2)");
 	CHECK_EQ(fc_cs, C0, "JMP: CS loaded");
+	CHECK_EQ((gdt_get(C0) >> 40) & 1, 1, "JMP: accessed bit set in the code descriptor");
 	far_setup(CC0, T(), 0, true);
 	call32(fc_go, 0);
 	expect(6, 0, "JMP to conforming DPL 0 code");
@@ -324,7 +327,13 @@ static void inner_calls(void)
 
 	far_setup(G3, 0, 0, false);
 	fc_ds = D0;
+	gdt_set(C0, seg_desc(0, 0xfffff, 0xc09a));
+	x32_tss.ss0 = DSS0;
+	gdt_set(DSS0, seg_desc(0, 0xfffff, 0xc092));
 	call32_user(fc_go, 0);
+	x32_tss.ss0 = SEL_KDATA32;
+	CHECK_EQ((gdt_get(C0) >> 40) & 1, 1, "inner call: accessed bit of the target code set");
+	CHECK_EQ((gdt_get(DSS0) >> 40) & 1, 1, "inner call: accessed bit of the new SS set");
 	expect(-1, 0, "CPL 3 CALL through a DPL 3 gate to DPL 0 code");
 	CHECK_EQ(fc_cs, C0, "inner call: CS");
 	CHECK_EQ(fc_esp, esp0 - 16, "inner call: new stack from TSS.ESP0, 4 dwords");

@@ -13,6 +13,7 @@
 #define CLIM 0x70		/* code, limit 0xfff */
 #define SNP 0x78		/* DPL 3 data, not present */
 #define DRO3 0x80		/* DPL 3 read-only data */
+#define DRW3 0x88		/* DPL 3 data, accessed bit clear */
 
 #define F_CF 0x1u
 #define F_IF 0x200u
@@ -113,12 +114,14 @@ static void prot(void)
 	CHECK_EQ(i_fl & (F_CF | F_IF | F_IOPL | F_VIF), F_CF,
 		 "CPL 3, IOPL 0 IRET: IF, IOPL, VIF unchanged");
 	/* outer privilege: CPL 0 -> 3 with SS:ESP, DS nulled */
-	frame(SEL_UCODE32 | 3, 2 | F_IOPL, 0x1000, SEL_UDATA | 3);
+	gdt_set(DRW3, seg_desc(0, 0xfffff, 0xc0f2));
+	frame(SEL_UCODE32 | 3, 2 | F_IOPL, 0x1000, DRW3 | 3);
 	call32(i_go, 5);
+	CHECK_EQ((gdt_get(DRW3) >> 40) & 1, 1, "outer IRET sets the accessed bit of SS");
 	expect(-1, 0, "IRETD to CPL 3");
 	CHECK_EQ(i_cs, SEL_UCODE32 | 3, "outer IRET: CS");
 	CHECK_EQ(i_esp, 0x1000, "outer IRET: ESP from the frame");
-	CHECK_EQ(i_ss, SEL_UDATA | 3, "outer IRET: SS");
+	CHECK_EQ(i_ss, DRW3 | 3, "outer IRET: SS");
 	CHECK_EQ(i_ds, 0, "outer IRET: DS (DPL 0) nulled");
 	CHECK_EQ(i_fl & F_IOPL, F_IOPL, "outer IRET from CPL 0 loads IOPL");
 	/* checks */

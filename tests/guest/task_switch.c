@@ -326,10 +326,12 @@ static void bad_tss(void)
 	tss_init(&tss_c, task_b);
 	tss_c.ldt = D_LDT;
 	tss_c.ds = 0x0c;
+	ldt[1] = seg_desc(0, 0xfffff, 0xc092);
 	t_mode = 0;
 	run(0, SEL_C);
 	expect(-1, 0, "TSS with an LDT, DS from the LDT");
 	CHECK_EQ(b_ds, 0x0c, "DS selector from the LDT");
+	CHECK_EQ((ldt[1] >> 40) & 1, 1, "task switch sets the accessed bit of a loaded descriptor");
 }
 
 /* CR3 from the TSS with paging on */
