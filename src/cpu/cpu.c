@@ -471,6 +471,16 @@ int cpu_run(struct cpu *c)
 				continue;
 			if (!c->halted && was_halted)
 				c->mp_state = KVM_MP_STATE_RUNNABLE;
+			/*
+			 * An event delivered through a task gate into a TSS with
+			 * the T bit: #DB before the new task's first instruction
+			 * (SDM 7.2.1), not after it.
+			 */
+			if (did && (c->evt.pending_dbg & DR6_BT)) {
+				uint64_t bits = c->evt.pending_dbg;
+				c->evt.pending_dbg = 0;
+				evt_queue_exception(c, EXC_DB, false, 0, true, bits);
+			}
 			if (did)
 				continue;
 		}
