@@ -267,6 +267,16 @@ static void trap_bit(void)
 	CHECK_EQ(b_hit, 0, "T bit: B did not run an instruction first");
 	CHECK_EQ(t_dr6 & 0x8000, 0x8000, "T bit: DR6.BT");
 	CHECK_EQ(t_tr, SEL_B, "T bit: #DB taken in task B");
+	/* the same when the switch comes from an exception through a task gate */
+	descs();
+	tss_init(&tss_b, task_b);
+	tss_b.trap = 1;
+	x32_set_gate(13, 0, SEL_B, 5, 0);
+	run(3, 0);
+	report(x32_exc.vector == 1 && x32_exc.eip == (uint32_t)(uintptr_t)task_b && b_hit == 0,
+	       "T bit, #GP through a task gate: #DB before the handler task's first instruction "
+	       "(vector %d eip %#x hit %u)", x32_exc.vector, x32_exc.eip, b_hit);
+	x32_restore_gate(13);
 }
 
 static const struct { const char *what; int field; uint16_t val; int vec; uint16_t ec; } bad[] = {
