@@ -436,6 +436,47 @@ static void phase_t(void)
 	       "v86 task: HLT #GP(0) on the new task's ring-0 stack");
 }
 
+/* CR4.PVI: CLI/STI at CPL 3 with IOPL < 3 in protected mode act on VIF */
+uint32_t pvi_fl[2];
+CODE32(u_pvi,
+	X32_TRY("1f")
+	"cli\n\t"
+	"pushfl\n\t"
+	"popl pvi_fl\n\t"
+	"sti\n\t"
+	"pushfl\n\t"
+	"popl pvi_fl+4\n\t"
+	X32_END
+	"1:\tret");
+struct { uint32_t fn, arg; } pvi_args;
+/* arg: CR4 bits to set, then ring 3 */
+CODE32(p_pvi,
+	"movl 4(%esp), %ecx\n\t"
+	"movl %cr4, %eax\n\t"
+	"orl %ecx, %eax\n\t"
+	"movl %eax, %cr4\n\t"
+	"pushl $pvi_args\n\t"
+	"call x32_to_user\n\t"
+	"addl $4, %esp\n\t"
+	"ret");
+extern char x32_user_back[];
+
+static void pvi(void)
+{
+	x32_set_gate(0x82, (uint32_t)(uintptr_t)(x32_isr_table + 16 * 0x82), SEL_KCODE32, 0xe, 3);
+	x32_handlers[0x82] = (uint32_t)(uintptr_t)x32_user_back;
+	pvi_args.fn = (uint32_t)(uintptr_t)u_pvi;
+	x32_restore_gate(13);
+	x32_handlers[13] = 0;
+	call32(p_pvi, 0);
+	report(x32_exc.vector == 13 && x32_exc.ec == 0, "CPL 3, IOPL 0, no PVI: CLI #GP(0)");
+	pvi_fl[0] = pvi_fl[1] = 0;
+	call32(p_pvi, 2 /* CR4.PVI */);
+	CHECK_EQ(x32_exc.vector, -1, "CR4.PVI: CLI and STI at CPL 3 do not fault");
+	CHECK_EQ(pvi_fl[0] & (F_IF | F_VIF), 0, "PVI: CLI clears VIF (IF stays 0)");
+	CHECK_EQ(pvi_fl[1] & (F_IF | F_VIF), F_VIF, "PVI: STI sets VIF, not IF");
+}
+
 int main(int argc, char **argv)
 {
 	setup();
@@ -445,5 +486,6 @@ int main(int argc, char **argv)
 	phase_d();
 	phase_e();
 	phase_t();
+	pvi();
 	return report_summary();
 }
