@@ -207,6 +207,16 @@ static void tables(void)
 	asm volatile(ASM_TRY("1f") "lldt %w0\n1:" :: "r"((uint16_t)D_LDTBAD) : "memory");
 	report(exc_last.vector == 13 && exc_last.error_code == D_LDTBAD,
 	       "LLDT: 16-byte descriptor with a non-zero upper type: #GP(sel)");
+	gdt_set16(D_LDTBAD, sys_desc64_lo((uint64_t)(uintptr_t)ldt, sizeof(ldt) - 1, 2, 0), 0x8000);
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "lldt %w0\n1:" :: "r"((uint16_t)D_LDTBAD) : "memory");
+	report(exc_last.vector == 13 && exc_last.error_code == D_LDTBAD,
+	       "LLDT: non-canonical 64-bit base: #GP(sel)");
+	gdt_set16(D_LDTBAD, sys_desc64_lo((uint64_t)(uintptr_t)&tss, sizeof(tss) - 1, 9, 0), 0x8000);
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "ltr %w0\n1:" :: "r"((uint16_t)D_LDTBAD) : "memory");
+	report(exc_last.vector == 13 && exc_last.error_code == D_LDTBAD,
+	       "LTR: non-canonical 64-bit base: #GP(sel)");
 	exc_clear();
 	asm volatile(ASM_TRY("1f") "lldt %w0\n1:" :: "r"((uint16_t)(D_LDT | 4)) : "memory");
 	report(exc_last.vector == 13 && exc_last.error_code == (D_LDT | 4), "LLDT with TI = 1: #GP(sel)");
