@@ -148,6 +148,34 @@ static void bases(void)
 	write_cr4(read_cr4() & ~(1u << 16));
 }
 
+/* LFS / LGS / LSS in 64-bit mode: m16:32 and, with REX.W, m16:64 */
+static void far_pointers(void)
+{
+	static struct { uint32_t off; uint16_t sel; } __attribute__((packed)) p32;
+	static struct { uint64_t off; uint16_t sel; } __attribute__((packed)) p64;
+	uint64_t v = ~0ULL;
+	uint16_t fs;
+
+	p32.off = 0x89abcdef;
+	p32.sel = D_SMALL;
+	asm volatile("lfs %1, %k0\n\tmov %%fs, %2" : "+r"(v), "=m"(p32), "=r"(fs) : "m"(p32));
+	CHECK_EQ(v, 0x89abcdef, "LFS m16:32: 32-bit offset zero-extended");
+	CHECK_EQ(fs, D_SMALL, "LFS: FS selector");
+	CHECK_EQ(rdmsr(0xc0000100), (uint64_t)(uintptr_t)buf, "LFS: FS base from the descriptor");
+	p64.off = 0x123456789abcdef0ULL;
+	p64.sel = D_SMALL;
+	v = 0;
+	asm volatile(".byte 0x48, 0x0f, 0xb5, 0x18" : "+b"(v) : "a"(&p64) : "memory");	/* lgs (%rax), %rbx (REX.W) */
+	CHECK_EQ(v, 0x123456789abcdef0ULL, "LGS m16:64 (REX.W): 64-bit offset");
+	p32.sel = D_DATA3 | 3;
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "lss %1, %k0\n1:" : "+r"(v) : "m"(p32) : "memory");
+	report(exc_last.vector == 13 && exc_last.error_code == D_DATA3, "LSS with a DPL 3 segment at CPL 0: #GP(sel)");
+	asm volatile("mov %0, %%fs\n\tmov %0, %%gs" :: "r"((uint16_t)0));
+	wrmsr(0xc0000100, 0);
+	wrmsr(0xc0000101, 0);
+}
+
 /* compatibility mode: limits and bases are back */
 CODE32(c_read_es,
 	"movl 4(%esp), %edi\n\t"
@@ -181,6 +209,7 @@ int main(int argc, char **argv)
 	canonical_checks();
 	null_ss();
 	bases();
+	far_pointers();
 	compat_limits();
 	return report_summary();
 }
