@@ -81,6 +81,10 @@ struct accel_ops {
 	int (*nmi)(struct nv_vcpu *v);
 	VOP(set_guest_debug, const struct kvm_guest_debug *);
 	VOP(translate, struct kvm_translation *);
+	VOP(get_private, struct nv_private_state *);
+	VOP(set_private, const struct nv_private_state *);
+	int (*get_vm_private)(struct nv_vm *vm, struct nv_vm_private_state *st);
+	int (*set_vm_private)(struct nv_vm *vm, const struct nv_vm_private_state *st);
 };
 #undef VOP
 

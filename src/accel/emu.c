@@ -255,7 +255,7 @@ static int emu_set_budget(struct nv_vcpu *v, uint64_t n)
 
 static int emu_get_icount(struct nv_vcpu *v, uint64_t *n)
 {
-	*n = CPU(v)->icount;
+	*n = cpu_icount(CPU(v));
 	return 0;
 }
 
@@ -267,7 +267,10 @@ static int emu_get_clock(struct nv_vcpu *v, uint64_t *n)
 
 static int emu_set_clock(struct nv_vcpu *v, uint64_t n)
 {
-	CPU(v)->clock = n;
+	struct cpu *c = CPU(v);
+	uint64_t ic = cpu_icount(c);
+	c->clock = n;
+	c->idle = n - ic;	/* the instruction count is kept */
 	return 0;
 }
 
@@ -519,7 +522,12 @@ static int emu_set_fpu(struct nv_vcpu *v, const struct kvm_fpu *f)
 static int emu_get_xsave(struct nv_vcpu *v, struct kvm_xsave *x)
 {
 	memset(x, 0, sizeof(*x));
-	fpu_xsave_image(CPU(v), (uint8_t *)x->region, ~0ULL, false);
+	/*
+	 * KVM_GET_XSAVE reports x87 and SSE state whatever XCR0 holds:
+	 * legacy SSE runs with XCR0 = 1, and its registers must survive a
+	 * save/restore (found by tests/unit/snapshot_events).
+	 */
+	fpu_xsave_image(CPU(v), (uint8_t *)x->region, ~0ULL, true);
 	return 0;
 }
 
@@ -843,7 +851,7 @@ static int emu_interrupt(struct nv_vcpu *v, const struct kvm_interrupt *irq)
 static int emu_nmi(struct nv_vcpu *v)
 {
 	struct cpu *c = CPU(v);
-	if (c->evt.nmi_pending < 2)
+	if (c->evt.nmi_pending < ((c->evt.nmi_masked || c->evt.nmi_injected) ? 1 : 2))
 		c->evt.nmi_pending++;
 	return 0;
 }
@@ -875,6 +883,129 @@ static int emu_translate(struct nv_vcpu *v, struct kvm_translation *t)
 		t->writeable = 0;
 		t->usermode = 0;
 	}
+	return 0;
+}
+
+/* ---- private state (nestvm.h: struct nv_private_state) ------------------------ */
+
+/* an I/O or EOI exit still owes the CPU an answer: state is mid-instruction */
+static bool io_busy(const struct cpu *c)
+{
+	return c->io_in_pending || c->io_nresp || c->wq_pos < c->wq_n ||
+	       c->eoi_exit_vector >= 0 || c->cur;
+}
+
+static int emu_get_private(struct nv_vcpu *v, struct nv_private_state *p)
+{
+	struct cpu *c = CPU(v);
+	const struct evt_state *s = &c->evt;
+	memset(p, 0, sizeof(*p));
+	p->version = NV_PRIVATE_STATE_VERSION;
+	p->size = sizeof(*p);
+	p->clock = c->clock;
+	p->icount = cpu_icount(c);
+	p->budget_until = c->budget_end;
+	p->tsc_offset = c->msr.tsc_offset;
+	lapic_get_timer(c, &p->timer_deadline, &p->timer_period);
+	p->pending_dbg = s->pending_dbg;
+	if (c->extint_pending)
+		p->flags |= NV_PRIV_EXTINT_PENDING;
+	if (c->init_pending)
+		p->flags |= NV_PRIV_INIT_PENDING;
+	if (c->sipi_pending)
+		p->flags |= NV_PRIV_SIPI_PENDING;
+	if (c->mwait_armed) {
+		p->flags |= NV_PRIV_MWAIT_ARMED;
+		p->monitor_addr = c->monitor_addr;
+	}
+	if (s->exc.injected && s->exc.type != EVT_HW_EXC) {
+		p->flags |= NV_PRIV_SOFT_EXC;
+		p->exc_vector = s->exc.vector;
+		p->exc_type = s->exc.type;
+		p->exc_inst_len = s->exc.inst_len;
+	}
+	if (s->intr_injected && s->intr_soft) {
+		p->flags |= NV_PRIV_SOFT_INTR;
+		p->intr_inst_len = s->intr_inst_len;
+	}
+	if (s->exc_from_user)
+		p->flags |= NV_PRIV_EXC_FROM_USER;
+	if (io_busy(c))
+		p->flags |= NV_PRIV_IO_BUSY;
+	p->extint_vector = c->extint_pending ? c->extint_vector : 0;
+	p->sipi_vector = c->sipi_vector;
+	return 0;
+}
+
+static int emu_set_private(struct nv_vcpu *v, const struct nv_private_state *p)
+{
+	struct cpu *c = CPU(v);
+	struct evt_state *s = &c->evt;
+	const uint32_t known = NV_PRIV_EXTINT_PENDING | NV_PRIV_INIT_PENDING |
+			       NV_PRIV_SIPI_PENDING | NV_PRIV_MWAIT_ARMED | NV_PRIV_SOFT_EXC |
+			       NV_PRIV_SOFT_INTR | NV_PRIV_EXC_FROM_USER;
+	if (p->flags & ~known)
+		return -EINVAL;
+	if (p->flags & NV_PRIV_SOFT_EXC) {
+		bool ok = (p->exc_type == EVT_SOFT_EXC && (p->exc_vector == EXC_BP ||
+							   p->exc_vector == EXC_OF)) ||
+			  (p->exc_type == EVT_PRIV_SOFT_EXC && p->exc_vector == EXC_DB);
+		if (!ok || !p->exc_inst_len || p->exc_inst_len > 15)
+			return -EINVAL;
+	} else if (p->exc_vector || p->exc_type || p->exc_inst_len) {
+		return -EINVAL;
+	}
+	if ((p->flags & NV_PRIV_SOFT_INTR) ? (!p->intr_inst_len || p->intr_inst_len > 15)
+					   : p->intr_inst_len)
+		return -EINVAL;
+	/* trap-like DR6 bits only: B0-B3, BS, BT (positive polarity) */
+	if (p->pending_dbg & ~(DR6_B0_3 | DR6_BS | DR6_BT))
+		return -EINVAL;
+	if (io_busy(c))
+		return -EBUSY;
+
+	c->clock = p->clock;
+	c->idle = p->clock - p->icount;
+	c->budget_end = p->budget_until;
+	c->msr.tsc_offset = p->tsc_offset;
+	lapic_set_timer(c, p->timer_deadline, p->timer_period);
+	s->pending_dbg = p->pending_dbg;
+	c->extint_pending = p->flags & NV_PRIV_EXTINT_PENDING;
+	c->extint_vector = c->extint_pending ? p->extint_vector : 0;
+	c->init_pending = p->flags & NV_PRIV_INIT_PENDING;
+	c->sipi_pending = p->flags & NV_PRIV_SIPI_PENDING;
+	c->sipi_vector = p->sipi_vector;
+	c->mwait_armed = p->flags & NV_PRIV_MWAIT_ARMED;
+	c->monitor_addr = c->mwait_armed ? p->monitor_addr : 0;
+	if (p->flags & NV_PRIV_SOFT_EXC) {
+		memset(&s->exc, 0, sizeof(s->exc));
+		s->exc.injected = true;
+		s->exc.vector = p->exc_vector;
+		s->exc.type = p->exc_type;
+		s->exc.inst_len = p->exc_inst_len;
+	}
+	if (p->flags & NV_PRIV_SOFT_INTR) {
+		s->intr_injected = true;
+		s->intr_soft = true;
+		s->intr_inst_len = p->intr_inst_len;
+	}
+	s->exc_from_user = p->flags & NV_PRIV_EXC_FROM_USER;
+	c->brk |= BRK_EVENT;
+	return 0;
+}
+
+static int emu_get_vm_private(struct nv_vm *nv, struct nv_vm_private_state *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = NV_VM_PRIVATE_STATE_VERSION;
+	p->size = sizeof(*p);
+	p->rng_state = VM(nv)->rng_state;
+	return 0;
+}
+
+static int emu_set_vm_private(struct nv_vm *nv, const struct nv_vm_private_state *p)
+{
+	VM(nv)->rng_state = p->rng_state;
 	return 0;
 }
 
@@ -928,4 +1059,8 @@ const struct accel_ops accel_emu_ops = {
 	.nmi = emu_nmi,
 	.set_guest_debug = emu_set_guest_debug,
 	.translate = emu_translate,
+	.get_private = emu_get_private,
+	.set_private = emu_set_private,
+	.get_vm_private = emu_get_vm_private,
+	.set_vm_private = emu_set_vm_private,
 };

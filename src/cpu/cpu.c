@@ -262,7 +262,9 @@ struct cpu *cpu_create(struct vm *vm, int id)
 	c->budget_end = ~0ULL;
 	c->eoi_exit_vector = -1;
 	c->apic = lapic_create(c);
-	if (!c->apic) {
+	if (!c->apic || mmu_tlb_alloc(c) < 0) {
+		lapic_destroy(c->apic);
+		mmu_tlb_free(c);
 		free(c);
 		return NULL;
 	}
@@ -276,6 +278,7 @@ void cpu_destroy(struct cpu *c)
 	if (!c)
 		return;
 	lapic_destroy(c->apic);
+	mmu_tlb_free(c);
 	free(c);
 }
 
@@ -353,7 +356,64 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 	}
 	const struct insn *last = i - 1;
 	uint64_t k = (uint64_t)(i - b->insn);
-	c->icount += k;
+	c->clock += k;
+	if (!last->end && !(c->brk & BRK_REP))
+		c->rip = (last->rip + last->len) & rip_mask(c);
+	c->cur = NULL;
+}
+
+/*
+ * The block-end sentinel (the extra instruction after every cached block):
+ * account for the block, then chain straight into the next one unless the
+ * run must stop or the boundary checks of cpu_run are needed.
+ */
+void h_blk_end(struct cpu *c, const struct insn *i)
+{
+	struct blk *b = (struct blk *)(uintptr_t)i->imm;
+
+	c->cur = NULL;
+	c->clock += b->n;
+	if (!b->ends_branch)
+		c->rip = i->disp;	/* the RIP after the block */
+	if (unlikely(c->evt.shadow_next | c->io_nresp) || c->clock >= c->stop_at) {
+		c->brk |= BRK_BLKEND;
+		return;
+	}
+	struct blk *nb = c->rip == b->rip ? b : blk_next(c, b);
+	if (unlikely(c->clock + nb->n > c->stop_at || c->brk)) {
+		c->brk |= BRK_BLKEND;
+		return;
+	}
+	c->cur_blk = nb;
+	c->ip = nb->insn;
+	c->brk = BRK_CHAIN;
+}
+
+/* run blocks chained by their sentinels; b->n must fit the stop time */
+static void exec_chain(struct cpu *c, struct blk *b)
+{
+	const struct insn *i = b->insn;
+	c->cur_blk = b;
+	for (;;) {
+		c->cur = i;
+		i->fn(c, i);
+		if (likely(!c->brk)) {
+			i++;
+			continue;
+		}
+		if (c->brk != BRK_CHAIN)
+			break;
+		c->brk = 0;
+		i = c->ip;
+	}
+	if (c->brk & BRK_BLKEND) {
+		c->brk &= ~BRK_BLKEND;
+		c->cur = NULL;
+		return;
+	}
+	/* stopped inside a block, after instruction c->cur */
+	const struct insn *last = c->cur;
+	uint64_t k = (uint64_t)(last - c->cur_blk->insn) + 1;
 	c->clock += k;
 	if (!last->end && !(c->brk & BRK_REP))
 		c->rip = (last->rip + last->len) & rip_mask(c);
@@ -362,18 +422,21 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 
 static void after_fault(struct cpu *c)
 {
-	/* the faulting instruction did not retire; those before it did */
+	/*
+	 * The faulting instruction did not retire but was executed: it counts
+	 * as one step (with the REP iterations it completed), so a budget can
+	 * stop with its exception pending, payload unwritten.
+	 */
 	if (c->cur) {
-		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
-		if (c->flt_keep_rip)
-			k++;
-		else
+		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
+		/* after a commit point (task switch) RIP is the new context's */
+		if (!c->flt_keep_rip)
 			c->rip = c->cur->rip;
-		c->icount += k;
 		c->clock += k;
 		c->cur = NULL;
 	}
 	c->flt_keep_rip = false;
+	c->rep_done = 0;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
 	c->evt.shadow_next = 0;
@@ -427,12 +490,12 @@ int cpu_run(struct cpu *c)
 	case JMP_EXIT:
 		/* an exit in the middle of an instruction: it re-executes */
 		if (c->cur) {
-			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
-			c->icount += k;
+			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + c->rep_done;
 			c->clock += k;
 			c->rip = c->cur->rip;
 			c->cur = NULL;
 		}
+		c->rep_done = 0;
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;
@@ -497,6 +560,7 @@ int cpu_run(struct cpu *c)
 				ret = 0;
 				goto out;
 			}
+			c->idle += c->stop_at - c->clock;
 			c->clock = c->stop_at;
 			continue;
 		}
@@ -514,7 +578,13 @@ int cpu_run(struct cpu *c)
 			if (!(c->brk & BRK_REP)) {
 				if (!c->rf_keep)
 					c->rflags &= ~(uint64_t)F_RF;
-				if (tf && !c->sw_int)
+				/*
+				 * TF set when the instruction began: trap after it,
+				 * also after INT n (SDM 17.3.1.4: stepping INT n
+				 * enters the handler with a #DB before its first
+				 * instruction)
+				 */
+				if (tf)
 					c->evt.pending_dbg |= DR6_BS;
 			}
 			c->evt.shadow = old_shadow ? 0 : c->evt.shadow_next;
@@ -526,8 +596,16 @@ int cpu_run(struct cpu *c)
 				c->brk |= BRK_EXIT;
 			}
 		} else {
+			/*
+			 * The fast path: blocks back to back, following cached
+			 * successors, until something needs the boundary checks
+			 * above (any brk bit), a new shadow, or the stop time.
+			 */
 			struct blk *b = blk_lookup(c);
-			exec_block(c, b, room);
+			if (b->n <= room)
+				exec_chain(c, b);
+			else
+				exec_block(c, b, room);
 			if (c->evt.shadow_next) {
 				c->evt.shadow = c->evt.shadow_next;
 				c->evt.shadow_next = 0;
@@ -578,5 +656,5 @@ void cpu_dump(struct cpu *c, FILE *f)
 	fprintf(f, "  gdt=%llx/%x idt=%llx/%x icount=%llu\n",
 		(unsigned long long)c->gdtr.base, c->gdtr.limit,
 		(unsigned long long)c->idtr.base, c->idtr.limit,
-		(unsigned long long)c->icount);
+		(unsigned long long)cpu_icount(c));
 }

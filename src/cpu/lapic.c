@@ -290,8 +290,8 @@ static void deliver_to(struct cpu *t, int delivery, int vec, bool level, bool tr
 		t->evt.smi_pending = true;
 		kick(a);
 		break;
-	case 4:			/* NMI */
-		if (t->evt.nmi_pending < 2)
+	case 4:			/* NMI: one may latch while blocked (SDM 6.7.1) */
+		if (t->evt.nmi_pending < ((t->evt.nmi_masked || t->evt.nmi_injected) ? 1 : 2))
 			t->evt.nmi_pending++;
 		kick(a);
 		break;

@@ -47,7 +47,15 @@ struct config {
 	uint64_t snapshot_at;
 	const char *snapshot_load;
 	uint64_t torture;
+	uint64_t torture_count;		/* 0 = no limit on restarts */
+	uint64_t torture_start;		/* first snapshot at torture_start + torture */
+	bool torture_child;		/* a generation started by -snapshot-torture */
+	int torture_fd;			/* its status pipe to the supervisor */
+	uint64_t torture_gen;		/* restarts before this generation */
+	bool snapshot_zstd;		/* compress RAM in -snapshot-save files */
+	bool snapshot_stats;		/* print counts and times at exit */
 	int trace;
+	bool stats;
 };
 
 struct pio_handler {
@@ -99,6 +107,7 @@ struct machine {
 
 	/* devices' state lives here so snapshots find it */
 	struct dev_state *dev;
+	struct snapshot_state *snap;	/* snapshot.c: sections, targets */
 };
 
 /* machine.c */

@@ -10,6 +10,7 @@
 #include "vmt.h"
 
 static int tap_n, tap_fail;
+const char *vmt_cpu_model;
 
 void tap_ok(bool ok, const char *fmt, ...)
 {
@@ -70,6 +71,10 @@ int vmt_init_mode(struct vmt *t, enum nv_engine eng, uint64_t size, int mode)
 	t->vm = nv_create_vm(eng, &err);
 	if (!t->vm) {
 		fprintf(stderr, "vmt: cannot create VM: %s (%s)\n", strerror(-err), nv_last_error());
+		return -1;
+	}
+	if (vmt_cpu_model && nv_set_cpu_model(t->vm, vmt_cpu_model) < 0) {
+		fprintf(stderr, "vmt: cannot set CPU model %s (%s)\n", vmt_cpu_model, nv_last_error());
 		return -1;
 	}
 	t->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -33,6 +33,8 @@ struct vmt {
 	enum nv_engine eng;
 };
 
+/* CPU model for the next vmt_init (nv_set_cpu_model spec), NULL = default */
+extern const char *vmt_cpu_model;
 /* 0 on success; -1 with a message on stderr (e.g. no /dev/kvm) */
 int vmt_init(struct vmt *t, enum nv_engine eng, uint64_t mem_size);
 int vmt_init_mode(struct vmt *t, enum nv_engine eng, uint64_t mem_size, int mode);	/* 16/32/64 */
