@@ -223,8 +223,11 @@ void task_switch(struct cpu *c, uint16_t sel, int reason, bool has_ec,
 		cpu_st(c, S_SS, sp, sz, ec);
 		reg_set(c, R_SP, m == 0xffff ? 2 : 4, sp);
 	}
-	if (tbit)
+	if (tbit) {
+		/* a trap before the new task's first instruction: end the run here */
 		c->evt.pending_dbg |= DR6_BT;
+		c->brk |= BRK_EVENT;
+	}
 	c->dr[7] &= ~0x155ULL;	/* local breakpoint enables are per task */
 	c->flt_keep_rip = false;
 }
