@@ -60,6 +60,41 @@ static void gp0(int v, const char *what)
 	report(v == 13 && exc_last.error_code == 0, "%s: #GP(0) (%d)", what, v);
 }
 
+/* random bitmaps, limits, IOPL, ports and sizes against the SDM 19.5 rule */
+static void fuzz(void)
+{
+	static void *const fn[3] = { u_inb, u_inw, u_inl };
+	uint64_t seed = 0x2545f4914f6cdd1dULL;
+	int bad = 0;
+	uint32_t base = offsetof(typeof(iotss), map);
+	for (int n = 0; n < 1500; n++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		uint16_t port = (uint16_t)(0xe0 + (seed % 24));
+		int sz = 1 << ((seed >> 8) % 3);
+		bool iopl3 = (seed >> 12) % 5 == 0;
+		uint32_t limit = base + (uint32_t)((seed >> 16) % 0x24);
+		for (int k = 0x18; k < 0x24; k++)
+			iotss.map[k] = (uint8_t)(seed >> (20 + k));
+		ltr_lib();
+		ltr_io(limit);
+		/* the rule: two bitmap bytes inside the limit, all size bits clear */
+		uint32_t byte = base + port / 8;
+		uint16_t bits = iotss.map[port / 8] | iotss.map[port / 8 + 1] << 8;
+		uint16_t mask = (uint16_t)(((1u << sz) - 1) << (port & 7));
+		bool allowed = iopl3 || (byte + 1 <= limit && !(bits & mask));
+		user_rflags = iopl3 ? 0x3002 : 2;
+		int v = user(fn[sz == 1 ? 0 : sz == 2 ? 1 : 2], port);
+		if ((allowed ? v != -1 : v != 13) && bad++ < 5)
+			diag("port %#x size %d iopl3 %d limit %#x bits %#x: got %d", port, sz, iopl3,
+			     limit - base, bits, v);
+	}
+	user_rflags = 2;
+	ltr_lib();
+	report(bad == 0, "I/O permission of random bitmaps, limits, ports and sizes (%d mismatches)", bad);
+}
+
 int main(int argc, char **argv)
 {
 	set_user((uint64_t)(uintptr_t)u_io);
@@ -111,5 +146,6 @@ int main(int argc, char **argv)
 	gp0(user(u_inb, 0xf8), "port 0xf8: second bitmap byte beyond the limit");
 	gp0(user(u_inb, 0x100), "port 0x100: beyond the limit");
 	ltr_lib();
+	fuzz();
 	return report_summary();
 }
