@@ -496,6 +496,7 @@ int cpu_run(struct cpu *c)
 			c->cur = NULL;
 		}
 		c->rep_done = 0;
+		c->flt_keep_rip = false;	/* the instruction re-executes from its start */
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;
