@@ -8,6 +8,8 @@
 #ifndef NV_ACCEL_H
 #define NV_ACCEL_H
 
+#include <stdbool.h>
+
 #include "nestvm/nestvm.h"
 
 /* engines see the FRED nested-flag capability under this number */
@@ -27,6 +29,7 @@ struct nv_vcpu {
 	unsigned int id;
 	void *impl;
 	struct kvm_run *run;
+	bool ran;		/* KVM_RUN was called (KVM: kvm_vcpu_has_run) */
 };
 
 #define VOP(name, type) int (*name)(struct nv_vcpu *v, type arg)

@@ -199,6 +199,7 @@ unsigned int nv_vcpu_id(const struct nv_vcpu *v)
 
 int nv_run(struct nv_vcpu *v)
 {
+	v->ran = true;
 	return v->vm->ops->run(v);
 }
 

@@ -15,6 +15,7 @@
 #include "exec.h"
 #include "lapic.h"
 #include "mem.h"
+#include "jit.h"
 
 enum { JMP_NONE, JMP_FAULT, JMP_EXIT };
 
@@ -139,7 +140,8 @@ void cpu_set_cr3(struct cpu *c, uint64_t v)
 	mmu_flush(c);
 }
 
-static uint64_t cr4_valid_bits(const struct cpu *c)
+/* CR4 bits this CPU model implements; the others are reserved (#GP) */
+uint64_t cpu_cr4_valid_bits(const struct cpu *c)
 {
 	uint64_t m = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE |
 		     CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
@@ -158,7 +160,7 @@ static uint64_t cr4_valid_bits(const struct cpu *c)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t old = c->cr4;
-	if (v & ~cr4_valid_bits(c))
+	if (v & ~cpu_cr4_valid_bits(c))
 		cpu_gp0(c);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 		cpu_gp0(c);
@@ -284,11 +286,15 @@ void cpu_destroy(struct cpu *c)
 
 /* ---- INIT / SIPI (SDM 10.4, 11.6.1) ---------------------------------------- */
 
-static void handle_init_sipi(struct cpu *c)
+/*
+ * Act on a latched INIT, then a latched SIPI (KVM: kvm_apic_accept_events).
+ * Both may have arrived before the vCPU runs again; a SIPI that came
+ * before the INIT was already dropped when the INIT was delivered.
+ */
+void cpu_accept_init_sipi(struct cpu *c)
 {
 	if (c->init_pending) {
 		c->init_pending = false;
-		c->sipi_pending = false;
 		cpu_reset(c, true);
 		c->mp_state = lapic_get_base(c) & (1ULL << 8) ? KVM_MP_STATE_RUNNABLE :
 			      KVM_MP_STATE_INIT_RECEIVED;
@@ -379,6 +385,13 @@ void h_blk_end(struct cpu *c, const struct insn *i)
 		c->brk |= BRK_BLKEND;
 		return;
 	}
+	if (unlikely(++b->hot == c->vm->jit_threshold) && !b->jit && !c->vm->jit_off) {
+		b->jit = jit_compile(c, b);
+		if (c->brk) {	/* the code buffer was full: everything was flushed */
+			c->brk |= BRK_BLKEND;
+			return;
+		}
+	}
 	struct blk *nb = c->rip == b->rip ? b : blk_next(c, b);
 	if (unlikely(c->clock + nb->n > c->stop_at || c->brk)) {
 		c->brk |= BRK_BLKEND;
@@ -395,15 +408,21 @@ static void exec_chain(struct cpu *c, struct blk *b)
 	const struct insn *i = b->insn;
 	c->cur_blk = b;
 	for (;;) {
-		c->cur = i;
-		i->fn(c, i);
-		if (likely(!c->brk)) {
-			i++;
-			continue;
+		if (i == b->insn && b->jit) {
+			/* compiled: the whole block, then its sentinel */
+			b->jit(c);
+		} else {
+			c->cur = i;
+			i->fn(c, i);
+			if (likely(!c->brk)) {
+				i++;
+				continue;
+			}
 		}
 		if (c->brk != BRK_CHAIN)
 			break;
 		c->brk = 0;
+		b = (struct blk *)c->cur_blk;
 		i = c->ip;
 	}
 	if (c->brk & BRK_BLKEND) {
@@ -433,6 +452,7 @@ static void after_fault(struct cpu *c)
 		if (!c->flt_keep_rip)
 			c->rip = c->cur->rip;
 		c->clock += k;
+		c->faults++;	/* counted, but not retired (storm detection) */
 		c->cur = NULL;
 	}
 	c->flt_keep_rip = false;
@@ -459,10 +479,19 @@ static bool vcpu_waiting(const struct cpu *c)
 	       c->mp_state == KVM_MP_STATE_INIT_RECEIVED;
 }
 
+/*
+ * Exception deliveries in a row without a retired instruction before the
+ * run returns to the VMM: a handler that faults at once (or whose fetch
+ * does) delivers forever, and neither the clock nor the budget advances.
+ */
+#define CPU_STORM_MAX 4096
+
 int cpu_run(struct cpu *c)
 {
 	struct kvm_run *run = c->run;
 	volatile int ret = 0;
+	volatile unsigned storm = 0;
+	volatile uint64_t storm_icount = cpu_icount(c) - c->faults;
 
 	c->vm->run_gen++;	/* the VMM may have written guest memory */
 	io_complete(c);
@@ -471,9 +500,19 @@ int cpu_run(struct cpu *c)
 		return 0;
 	}
 	c->wq_n = c->wq_pos = 0;
-	if (run->immediate_exit) {
-		run->exit_reason = KVM_EXIT_INTR;
-		return -EINTR;
+	/*
+	 * immediate_exit (KVM api.rst, KVM_RUN): KVM first completes a
+	 * pending I/O or MMIO read, i.e. the instruction waiting for the
+	 * VMM's data runs, then returns -EINTR without executing anything
+	 * else and without touching exit_reason.
+	 */
+	const bool imm = run->immediate_exit;
+	const uint32_t imm_reason = run->exit_reason;
+	const uint64_t imm_budget = c->budget_end;
+	if (imm) {
+		if (!c->io_nresp)
+			return -EINTR;
+		c->budget_end = c->clock + 1;
 	}
 	c->brk = 0;
 	run->exit_reason = KVM_EXIT_UNKNOWN;
@@ -511,7 +550,7 @@ int cpu_run(struct cpu *c)
 		}
 		c->brk = 0;
 		if (c->init_pending || c->sipi_pending || c->mp_state == KVM_MP_STATE_SIPI_RECEIVED)
-			handle_init_sipi(c);
+			cpu_accept_init_sipi(c);
 		c->stop_at = next_stop(c);
 		if (c->clock >= lapic_next_deadline(c))
 			lapic_timer_check(c);
@@ -527,8 +566,10 @@ int cpu_run(struct cpu *c)
 			ret = -EINTR;
 			goto out;
 		}
+		/* an instruction waiting for its I/O data completes before any event */
 		if (c->mp_state != KVM_MP_STATE_UNINITIALIZED &&
-		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && evt_need_service(c)) {
+		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && !c->io_nresp &&
+		    evt_need_service(c)) {
 			bool was_halted = c->halted;
 			bool did = evt_service(c);
 			if (c->brk & BRK_EXIT)
@@ -545,8 +586,18 @@ int cpu_run(struct cpu *c)
 				c->evt.pending_dbg = 0;
 				evt_queue_exception(c, EXC_DB, false, 0, true, bits);
 			}
-			if (did)
+			if (did) {
+				if (cpu_icount(c) - c->faults != storm_icount) {
+					storm_icount = cpu_icount(c) - c->faults;
+					storm = 0;
+				} else if (++storm >= CPU_STORM_MAX) {
+					/* back to the VMM at this boundary; nv_run resumes */
+					run->exit_reason = KVM_EXIT_INTR;
+					ret = -EINTR;
+					goto out;
+				}
 				continue;
+			}
 		}
 		if (run->request_interrupt_window && (c->rflags & F_IF) && !c->evt.shadow &&
 		    !c->extint_pending && !vcpu_waiting(c)) {
@@ -591,9 +642,11 @@ int cpu_run(struct cpu *c)
 			c->evt.shadow = old_shadow ? 0 : c->evt.shadow_next;
 			c->evt.shadow_next = 0;
 			if (c->guest_debug_ss) {
+				/* as KVM: linear PC, DR6 = BS over its fixed bits */
 				run->exit_reason = KVM_EXIT_DEBUG;
-				run->debug.arch.pc = c->rip;
+				run->debug.arch.pc = (c->seg_ebase[S_CS] + c->rip) & c->lin_mask;
 				run->debug.arch.exception = EXC_DB;
+				run->debug.arch.dr6 = DR6_BS | DR6_ACTIVE_LOW;
 				c->brk |= BRK_EXIT;
 			}
 		} else {
@@ -624,6 +677,11 @@ int cpu_run(struct cpu *c)
 		c->stat_blocks++;
 	}
 out:
+	if (imm) {
+		c->budget_end = imm_budget;
+		if (ret == -EINTR)
+			run->exit_reason = imm_reason;
+	}
 	run->if_flag = !!(c->rflags & F_IF);
 	run->ready_for_interrupt_injection = (c->rflags & F_IF) && !c->evt.shadow &&
 					     !c->extint_pending;

@@ -221,6 +221,9 @@ struct nested_ops {
 /* ---- decoded instructions ----------------------------------------------- */
 
 typedef void (*insn_fn)(struct cpu *c, const struct insn *i);
+typedef void (*jit_fn)(struct cpu *c);
+
+#define BLK_MAX_INSNS 64
 
 struct insn {
 	insn_fn fn;
@@ -248,6 +251,7 @@ struct insn {
 	uint8_t end;		/* ends its block: the handler sets RIP */
 	uint8_t mp;		/* mandatory prefix: 0 none, 1 66, 2 F3, 3 F2 */
 	uint8_t map;		/* 0 one-byte, 2 0F, 3 0F38, 4 0F3A */
+	uint8_t fk;		/* FK_*: what a specialised handler does (for the JIT) */
 };
 
 #define PFX_LOCK 0x01
@@ -274,6 +278,8 @@ struct blk {
 	struct blk *hnext;	/* hash chain */
 	struct blk *pnext[2];	/* per-page chains */
 	struct blk *succ[2];	/* successors seen (block chaining) */
+	jit_fn jit;		/* compiled host code (jit.c), or NULL */
+	uint32_t hot;		/* executions, until compiled */
 	struct insn insn[];
 };
 
@@ -333,7 +339,7 @@ struct fpu_state {
 struct cpuid_ent {
 	uint32_t fn, idx, flags, eax, ebx, ecx, edx;
 };
-#define CPUID_MAX_ENT 80
+#define CPUID_MAX_ENT 256	/* KVM_MAX_CPUID_ENTRIES */
 struct cpu_model {
 	int vendor;
 	char name[48];
@@ -488,6 +494,8 @@ struct cpu {
 	/* run control */
 	jmp_buf jb;
 	uint64_t rep_done;	/* REP iterations completed by the running instruction */
+	uint64_t jit_tmp;	/* scratch for compiled code */
+	uint64_t faults;	/* instructions that faulted (counted in the clock) */
 	bool in_delivery;
 	const char *internal_why;
 	bool single_step;	/* execute one instruction per block */
@@ -558,6 +566,9 @@ struct vm {
 	 * entry): cached blocks re-check their bytes once per generation.
 	 */
 	uint32_t run_gen;
+	struct jit *jit;	/* the block compiler's code buffer */
+	bool jit_off;		/* no compiler (disabled, or no executable memory) */
+	uint32_t jit_threshold;	/* executions before a block is compiled */
 	/* deterministic random generator for RDRAND/RDSEED */
 	uint64_t rng_state;
 	/* I/O APIC EOI broadcast needs the VMM: vectors are reported by exit */
@@ -681,10 +692,12 @@ int cpu_run(struct cpu *c);
 struct cpu *cpu_create(struct vm *vm, int id);
 void cpu_destroy(struct cpu *c);
 void cpu_reset(struct cpu *c, bool init);
+void cpu_accept_init_sipi(struct cpu *c);	/* latched INIT, then SIPI */
 void cpu_request_exit(struct cpu *c, uint32_t reason);
 void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr3(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
+uint64_t cpu_cr4_valid_bits(const struct cpu *c);
 void cpu_set_efer(struct cpu *c, uint64_t v);
 uint64_t cpu_tsc(struct cpu *c);
 void cpu_dump(struct cpu *c, FILE *f);

@@ -93,6 +93,12 @@ ALU_RR(cmp32_rr, 4, 2, (a - b) & M32, CC_SUB, 0)
 		cc_set(c, ccop + s, r, a, b); \
 	}
 ALU_RR2(add64_r2, 3, a + b, CC_ADD, 1, ~0ULL)
+ALU_RR2(xor64_r2, 3, a ^ b, CC_LOGIC, 1, ~0ULL)
+ALU_RR2(or64_r2, 3, a | b, CC_LOGIC, 1, ~0ULL)
+ALU_RR2(and64_r2, 3, a & b, CC_LOGIC, 1, ~0ULL)
+ALU_RR2(xor32_r2, 2, a ^ b, CC_LOGIC, 1, M32)
+ALU_RR2(or32_r2, 2, a | b, CC_LOGIC, 1, M32)
+ALU_RR2(and32_r2, 2, a & b, CC_LOGIC, 1, M32)
 ALU_RR2(sub64_r2, 3, a - b, CC_SUB, 1, ~0ULL)
 ALU_RR2(cmp64_r2, 3, a - b, CC_SUB, 0, ~0ULL)
 ALU_RR2(add32_r2, 2, a + b, CC_ADD, 1, M32)
@@ -153,6 +159,75 @@ H(add64_rm)	/* add r64, [mem] */
 	uint64_t r = a + b;
 	c->gpr[i->reg] = r;
 	cc_set(c, CC_ADD + 3, r, a, b);
+}
+
+/* ---- shifts by an immediate, register forms (C1 /4 /5 /7) ---------------------- */
+
+/* flags as h_shift computes them (AF = 0, OF by the count-1 formula) */
+H(shl64_ri)
+{
+	unsigned n = i->imm & 63;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm], r = a << n;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHL + 3, r, a, n);
+}
+
+H(shr64_ri)
+{
+	unsigned n = i->imm & 63;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm], r = a >> n;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHR + 3, r, a, n);
+}
+
+H(sar64_ri)
+{
+	unsigned n = i->imm & 63;
+	if (!n)
+		return;
+	uint64_t a = c->gpr[i->rm], r = (uint64_t)((int64_t)a >> n);
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SAR + 3, r, a, n);
+}
+
+H(shl32_ri)
+{
+	unsigned n = i->imm & 31;
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
+		return;
+	}
+	uint64_t a = c->gpr[i->rm] & M32, r = (a << n) & M32;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHL + 2, r, a, n);
+}
+
+H(shr32_ri)
+{
+	unsigned n = i->imm & 31;
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
+		return;
+	}
+	uint64_t a = c->gpr[i->rm] & M32, r = a >> n;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SHR + 2, r, a, n);
+}
+
+H(sar32_ri)
+{
+	unsigned n = i->imm & 31;
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
+		return;
+	}
+	uint64_t a = c->gpr[i->rm] & M32, r = (uint64_t)((int32_t)a >> n) & M32;
+	c->gpr[i->rm] = r;
+	cc_set(c, CC_SAR + 2, r, a, n);
 }
 
 /* ---- INC / DEC ------------------------------------------------------------------ */
@@ -294,7 +369,7 @@ static bool canonical48(const struct cpu *c, uint64_t v)
  * memory forms are used only in 64-bit mode with a flat segment and a
  * 64-bit address size; LOCK keeps the general path.
  */
-insn_fn fast_select(struct cpu *c, struct insn *i)
+static insn_fn fast_select_fn(struct cpu *c, struct insn *i)
 {
 	bool l64 = cpu_long64(c);
 	int op = i->op & 0xff;
@@ -314,11 +389,11 @@ insn_fn fast_select(struct cpu *c, struct insn *i)
 			static const insn_fn f32[8] = { add32_rr, or32_rr, NULL, NULL, and32_rr, sub32_rr, xor32_rr, cmp32_rr };
 			return (r64 ? f64 : f32)[op >> 3];
 		}
-		/* ALU r, r/m (register source): 03 2b 3b */
-		if (!i->mem && (r64 || r32) && (op == 0x03 || op == 0x2b || op == 0x3b)) {
-			if (op == 0x03) return r64 ? add64_r2 : add32_r2;
-			if (op == 0x2b) return r64 ? sub64_r2 : sub32_r2;
-			return r64 ? cmp64_r2 : cmp32_r2;
+		/* ALU r, r/m (register source): 03 0b 23 2b 33 3b */
+		if (!i->mem && (r64 || r32) && (op & 0xc7) == 0x03) {
+			static const insn_fn f64[8] = { add64_r2, or64_r2, NULL, NULL, and64_r2, sub64_r2, xor64_r2, cmp64_r2 };
+			static const insn_fn f32[8] = { add32_r2, or32_r2, NULL, NULL, and32_r2, sub32_r2, xor32_r2, cmp32_r2 };
+			return (r64 ? f64 : f32)[op >> 3];
 		}
 		if (flatmem && op == 0x39 && (r64 || r32))
 			return r64 ? cmp64_mr : cmp32_mr;
@@ -335,6 +410,13 @@ insn_fn fast_select(struct cpu *c, struct insn *i)
 		}
 		if (flatmem && op == 0x80 && ((i->modrm >> 3) & 7) == 7)
 			return cmp8_mi;
+		if (!i->mem && (r64 || r32) && op == 0xc1) {
+			switch ((i->modrm >> 3) & 7) {
+			case 4: case 6: return r64 ? shl64_ri : shl32_ri;
+			case 5: return r64 ? shr64_ri : shr32_ri;
+			case 7: return r64 ? sar64_ri : sar32_ri;
+			}
+		}
 		if (!i->mem && (r64 || r32) && op == 0x85)
 			return r64 ? test64_rr : test32_rr;
 		/* MOV */
@@ -393,4 +475,62 @@ insn_fn fast_select(struct cpu *c, struct insn *i)
 			return movzx32_load16;
 	}
 	return NULL;
+}
+
+/* the kind of a specialised handler, for the JIT */
+static int fast_kind(const struct insn *i, insn_fn f)
+{
+	int op = i->op & 0xff;
+	if (i->map == 2) {
+		if (op >= 0x80 && op <= 0x8f)
+			return FK_JCC;
+		return FK_MOVZX_LOAD;
+	}
+	if ((op & 0xc7) == 0x01)
+		return FK_ALU_RR;
+	if ((op & 0xc7) == 0x03)
+		return i->mem ? FK_ADD_RM : FK_ALU_R2;
+	if (op == 0x39)
+		return FK_CMP_MR;
+	if (op == 0x81 || op == 0x83)
+		return FK_ALU_RI;
+	if (op == 0x80)
+		return FK_CMP8_MI;
+	if (op == 0x85)
+		return FK_TEST_RR;
+	if (op == 0x89)
+		return i->mem ? FK_STORE : FK_MOV_RR;
+	if (op == 0x8b)
+		return i->mem ? FK_LOAD : FK_MOV_R2;
+	if (op >= 0xb8 && op <= 0xbf)
+		return FK_MOV_RI;
+	if (op == 0xc6 || op == 0xc7)
+		return FK_STORE_I;
+	if (op == 0x8d)
+		return FK_LEA;
+	if (op == 0xff)
+		return ((i->modrm >> 3) & 7) ? FK_DEC : FK_INC;
+	if (op == 0xc1)
+		return FK_SHIFT_RI;
+	if (op >= 0x70 && op <= 0x7f)
+		return FK_JCC;
+	if (op == 0xeb || op == 0xe9)
+		return FK_JMP;
+	if (op == 0xe8)
+		return FK_CALL;
+	if (op == 0xc3)
+		return FK_RET;
+	if (op >= 0x50 && op <= 0x57)
+		return FK_PUSH;
+	if (op >= 0x58 && op <= 0x5f)
+		return FK_POP;
+	(void)f;
+	return FK_NONE;
+}
+
+insn_fn fast_select(struct cpu *c, struct insn *i)
+{
+	insn_fn f = fast_select_fn(c, i);
+	i->fk = f ? (uint8_t)fast_kind(i, f) : FK_NONE;
+	return f;
 }

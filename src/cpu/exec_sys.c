@@ -739,6 +739,9 @@ H(h_grp15)
 			return;	/* LFENCE / MFENCE / SFENCE */
 		cpu_ud(c);
 	}
+	/* no memory form of group 15 takes F3 or F2 */
+	if (i->mp >= 2)
+		cpu_ud(c);
 	switch (op) {
 	case 0: h_fxsave(c, i); return;
 	case 1: h_fxrstor(c, i); return;

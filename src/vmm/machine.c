@@ -360,8 +360,31 @@ static int machine_reset(struct machine *m)
 	return 0;
 }
 
+/* the /dev/kvm run loop (run_kvm.c) shares these */
+void machine_handle_exit(struct machine *m, int k, struct kvm_run *run)
+{
+	handle_exit(m, k, run);
+}
+
+uint64_t machine_next_timer(const struct machine *m)
+{
+	return next_timer(m);
+}
+
+void machine_fire_timers(struct machine *m)
+{
+	fire_timers(m);
+}
+
+int machine_reset_devices_and_image(struct machine *m)
+{
+	return machine_reset(m);
+}
+
 int machine_run(struct machine *m)
 {
+	if (nv_vm_engine(m->vm) == NV_ENGINE_KVM)
+		return machine_run_kvm(m);
 	while (!m->done) {
 		if (m->reset_requested) {
 			if (nv_vm_engine(m->vm) != NV_ENGINE_EMU || machine_reset(m) < 0)

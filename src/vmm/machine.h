@@ -41,6 +41,8 @@ struct config {
 	bool pc_testdev;
 	bool pci_testdev;
 	enum nv_engine engine;
+	enum nv_engine engine_fallback;
+	bool has_fallback;
 	uint64_t quantum;		/* scheduler slice in instructions */
 	/* snapshots (issue: snapshot) */
 	const char *snapshot_save;
@@ -125,6 +127,14 @@ void machine_set_irq(struct machine *m, int irq, int level);
 void machine_poweroff(struct machine *m, int status, const char *why);
 void machine_request_reset(struct machine *m);
 uint8_t *machine_gpa(struct machine *m, uint64_t gpa, uint64_t len);
+/* for the /dev/kvm run loop */
+void machine_handle_exit(struct machine *m, int k, struct kvm_run *run);
+uint64_t machine_next_timer(const struct machine *m);
+void machine_fire_timers(struct machine *m);
+int machine_reset_devices_and_image(struct machine *m);	/* RAM, devices, loader */
+
+/* run_kvm.c: machine_run on the /dev/kvm engine */
+int machine_run_kvm(struct machine *m);
 
 /* loader.c */
 int load_multiboot(struct machine *m, char *err, size_t errlen);

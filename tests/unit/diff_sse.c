@@ -642,5 +642,11 @@ int main(void)
 	printf("# %d cases, %d mismatches, %d known deviations (PE with unmasked OE/UE), "
 	       "%d with an exception on the host\n", total, bad_total, known, faults);
 	vmt_destroy(&t);
+	if (have_amd)
+		vmt_destroy(&ta);
+	free(ins);
+	free(init);
+	free(emu);
+	munmap(nat, total * sizeof(struct state));
 	return tap_done();
 }

@@ -368,7 +368,7 @@ int main(int argc, char **argv)
 		return child(argc - 1, argv + 1);
 
 	char *av[3 * SC_N + 3];
-	static char files[SC_N][64], wants[SC_N][512], scs[SC_N][8];
+	static char files[SC_N][64], wants[SC_N][512], scs[SC_N][16];
 	int n = 0;
 	av[n++] = argv[0];
 	av[n++] = "--restore";
