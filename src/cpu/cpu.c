@@ -88,6 +88,9 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 	uint64_t old = c->cr0;
 	if (v >> 32)
 		cpu_gp0(c);
+	/* reserved bits 28:19, 17, 15:6 are ignored and read as 0 (SDM 2.5) */
+	v &= CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM |
+	     CR0_NW | CR0_CD | CR0_PG;
 	v |= CR0_ET;
 	if ((v & CR0_PG) && !(v & CR0_PE))
 		cpu_gp0(c);
@@ -451,11 +454,14 @@ static void after_fault(struct cpu *c)
 	 */
 	if (c->cur) {
 		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
+		/* after a commit point (task switch) RIP is the new context's */
+		if (!c->flt_keep_rip)
+			c->rip = c->cur->rip;
 		c->clock += k;
 		c->faults++;	/* counted, but not retired (storm detection) */
-		c->rip = c->cur->rip;
 		c->cur = NULL;
 	}
+	c->flt_keep_rip = false;
 	c->rep_done = 0;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
@@ -535,6 +541,7 @@ int cpu_run(struct cpu *c)
 			c->cur = NULL;
 		}
 		c->rep_done = 0;
+		c->flt_keep_rip = false;	/* the instruction re-executes from its start */
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;
@@ -575,6 +582,16 @@ int cpu_run(struct cpu *c)
 				continue;
 			if (!c->halted && was_halted)
 				c->mp_state = KVM_MP_STATE_RUNNABLE;
+			/*
+			 * An event delivered through a task gate into a TSS with
+			 * the T bit: #DB before the new task's first instruction
+			 * (SDM 7.2.1), not after it.
+			 */
+			if (did && (c->evt.pending_dbg & DR6_BT)) {
+				uint64_t bits = c->evt.pending_dbg;
+				c->evt.pending_dbg = 0;
+				evt_queue_exception(c, EXC_DB, false, 0, true, bits);
+			}
 			if (did) {
 				if (cpu_icount(c) - c->faults != storm_icount) {
 					storm_icount = cpu_icount(c) - c->faults;

@@ -414,6 +414,7 @@ struct lapic;
 #define MODE_CS64 2
 #define MODE_REAL 4
 #define MODE_V86 8
+#define MODE_USER 16		/* CPL 3: blocks are keyed by it (fetch U/S, SMEP) */
 
 /* why the inner loop must stop after the current instruction */
 #define BRK_EXIT 0x01		/* an exit to the VMM is ready */
@@ -501,6 +502,13 @@ struct cpu {
 	uint8_t ss_buf[sizeof(struct blk) + sizeof(struct insn)] __attribute__((aligned(16)));
 	bool guest_debug_ss;	/* KVM_GUESTDBG_SINGLESTEP */
 	bool rf_keep;		/* the instruction loaded RF (IRET): do not clear it */
+	/*
+	 * A fault raised after an instruction's architectural commit point
+	 * (a task switch has loaded the new task's state, SDM 7.3 step 13)
+	 * belongs to the new context: RIP stays as set, the instruction
+	 * counts as executed.  Set and cleared by the instruction.
+	 */
+	bool flt_keep_rip;
 	bool sw_int;		/* the instruction delivered INT n/INT3/INTO/INT1 */
 	bool init_pending, sipi_pending;
 	int eoi_exit_vector;	/* level-triggered EOI for the VMM's IOAPIC, -1 none */
@@ -665,6 +673,7 @@ uint32_t desc_ar(uint64_t d);
 uint32_t desc_limit(uint64_t d);
 uint64_t desc_base(uint64_t d);
 void seg_from_desc(struct seg *s, uint16_t sel, uint64_t d);
+void seg_set_accessed(struct cpu *c, uint16_t sel, uint64_t d);
 NORETURN void seg_fault_limit(struct cpu *c, int s);
 uint64_t seg_check_slow(struct cpu *c, int s, uint64_t ea, int size, int acc);
 

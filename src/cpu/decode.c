@@ -1189,7 +1189,7 @@ struct blk *blk_lookup(struct cpu *c)
 		gpa = e->gpa;
 		host = (uint8_t *)(e->addend + (lin & ~0xfffULL));
 	} else {
-		host = fetch_page(c, lin & ~0xfffULL, &gpa, true);
+		host = fetch_page(c, lin, &gpa, true);	/* CR2 = the fetch address */
 		/* remember the translation for the next lookups */
 		struct walk w;
 		int acc = ACC_X | (c->cpl == 3 ? ACC_USER : 0);
@@ -1238,9 +1238,15 @@ struct blk *blk_lookup(struct cpu *c)
 struct blk *blk_next(struct cpu *c, struct blk *prev)
 {
 	uint64_t rip = c->rip;
+	/*
+	 * A successor is only as good as the translation it was fetched
+	 * through: it must still be in the jump cache, which every TLB flush
+	 * (MOV CR3, INVLPG, CR0/CR4 changes) empties (SDM 4.10.4).
+	 */
+	struct blk *cached = c->jc[jc_idx(rip)];
 	for (int k = 0; k < 2; k++) {
 		struct blk *s = prev->succ[k];
-		if (s && s->rip == rip && !s->dead && s->vgen == c->vm->run_gen &&
+		if (s && s == cached && s->rip == rip && !s->dead && s->vgen == c->vm->run_gen &&
 		    s->cs_base == c->seg_ebase[S_CS] && s->mode == c->mode)
 			return s;
 	}
