@@ -387,7 +387,8 @@ void blk_chain(struct cpu *c, struct blk *b)
 			return;
 		}
 	}
-	struct blk *nb = c->rip == b->rip ? b : blk_next(c, b);
+	/* a block looping on itself, while its translation is still cached */
+	struct blk *nb = c->rip == b->rip && c->jc[blk_jc_idx(c->rip)] == b ? b : blk_next(c, b);
 	if (unlikely(c->clock + nb->n > c->stop_at || c->brk)) {
 		c->brk |= BRK_BLKEND;
 		return;

@@ -655,6 +655,10 @@ bool cpu_is_user_access(const struct cpu *c);
 /* decode.c */
 struct blk *blk_lookup(struct cpu *c);
 struct blk *blk_next(struct cpu *c, struct blk *prev);
+static inline int blk_jc_idx(uint64_t rip)
+{
+	return (int)((rip ^ (rip >> 12)) & ((1 << 12) - 1));
+}
 void h_blk_end(struct cpu *c, const struct insn *i);
 void blk_chain(struct cpu *c, struct blk *b);
 void code_invalidate_page(struct vm *vm, uint64_t gpa, struct cpu *writer);

@@ -808,7 +808,7 @@ static uint32_t bhash_fn(uint64_t phys, uint64_t rip)
 
 static int jc_idx(uint64_t rip)
 {
-	return (int)((rip ^ (rip >> JC_BITS)) & ((1 << JC_BITS) - 1));
+	return blk_jc_idx(rip);
 }
 
 static void arena_init(struct vm *vm)

@@ -735,6 +735,12 @@ jit_fn jit_compile(struct cpu *c, struct blk *b)
 		movabs(e, RDX, b->rip);
 		rr(e, true, 0x39, RAX, RDX);
 		uint8_t *not_self = jcc32(e, CC_NE_);
+		/* ... and its translation is still cached (no TLB flush since) */
+		movabs(e, RDX, (uint64_t)(uintptr_t)b);
+		static const uint8_t cmpq[] = { 0x3b };
+		rm_cpu(e, true, cmpq, 1, RDX,
+		       (int32_t)(offsetof(struct cpu, jc) + 8 * (size_t)blk_jc_idx(b->rip)));
+		uint8_t *flushed = jcc32(e, CC_NE_);
 		ld64(e, RAX, OFF(clock));
 		b1(e, 0x48); b1(e, 0x05); b4(e, (uint32_t)b->n);	/* add rax, n */
 		static const uint8_t cmpop[] = { 0x3b };
@@ -752,6 +758,7 @@ jit_fn jit_compile(struct cpu *c, struct blk *b)
 		b1(e, 0xe9);
 		b4(e, (uint32_t)(int32_t)(top - (e->p + 4)));
 		patch(e, not_self);
+		patch(e, flushed);
 		patch(e, no_time);
 		patch(e, sh);
 		patch(e, io);
