@@ -181,6 +181,15 @@ struct fx80 fx_extract(struct fxenv *e, struct fx80 a, struct fx80 *exp_out);
 struct fx80 fx_prem(struct fxenv *e, struct fx80 a, struct fx80 b, bool ieee,
 		    int *q, bool *partial);
 
+/* transcendentals (softfloat80_trans.c): correctly rounded to 64 bits */
+struct fx80 fx_f2xm1(struct fxenv *e, struct fx80 x);
+struct fx80 fx_yl2x(struct fxenv *e, struct fx80 x, struct fx80 y);	/* y log2 x */
+struct fx80 fx_yl2xp1(struct fxenv *e, struct fx80 x, struct fx80 y);	/* y log2(x+1) */
+struct fx80 fx_atan2(struct fxenv *e, struct fx80 y, struct fx80 x);
+enum { FX_TRIG_SIN, FX_TRIG_COS, FX_TRIG_TAN, FX_TRIG_SINCOS };
+/* false: |x| >= 2^63, out of range (C2) */
+bool fx_trig(struct fxenv *e, struct fx80 x, int op, struct fx80 *r1, struct fx80 *r2);
+
 /* 128-bit helpers */
 static inline int fx_clz128(uint64_t hi, uint64_t lo)
 {

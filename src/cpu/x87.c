@@ -404,7 +404,7 @@ static inline struct fx80 arith(struct fxenv *e, int op, struct fx80 a, struct f
 }
 
 /* deliver r to ST(dst) (and pop) unless an unmasked exception stops it */
-static void result_commit(struct cpu *c, const struct insn *i, struct fxenv *e, int dst,
+void x87_result_commit(struct cpu *c, const struct insn *i, struct fxenv *e, int dst,
 			  struct fx80 r, bool pop)
 {
 	x_ptrs(c, i);
@@ -417,7 +417,7 @@ static void result_commit(struct cpu *c, const struct insn *i, struct fxenv *e, 
 }
 
 /* an operand register is empty: masked, the destination gets the indefinite */
-static void underflow_commit(struct cpu *c, const struct insn *i, int dst, bool pop)
+void x87_underflow_commit(struct cpu *c, const struct insn *i, int dst, bool pop)
 {
 	x_ptrs(c, i);
 	if (x_stack_fault(c, false)) {
@@ -430,11 +430,11 @@ static void underflow_commit(struct cpu *c, const struct insn *i, int dst, bool 
 static void arith_mem(struct cpu *c, const struct insn *i, struct fx80 b, struct fxenv *e)
 {
 	if (x_empty(c, 0)) {
-		underflow_commit(c, i, 0, false);
+		x87_underflow_commit(c, i, 0, false);
 		return;
 	}
 	struct fx80 r = arith(e, reg_field(i), x_get(c, 0), b);
-	result_commit(c, i, e, 0, r, false);
+	x87_result_commit(c, i, e, 0, r, false);
 }
 
 H(h_arith_m32)
@@ -482,13 +482,13 @@ H(h_arith_reg)
 	int dst = op == 0xd8 ? 0 : k;
 	bool pop = op == 0xde;
 	if (x_empty(c, 0) || x_empty(c, k)) {
-		underflow_commit(c, i, dst, pop);
+		x87_underflow_commit(c, i, dst, pop);
 		return;
 	}
 	struct fxenv e;
 	x_env(c, &e);
 	struct fx80 r = arith(&e, reg_field(i), x_get(c, 0), x_get(c, k));
-	result_commit(c, i, &e, dst, r, pop);
+	x87_result_commit(c, i, &e, dst, r, pop);
 }
 
 /* one-operand operations on ST(0) */
@@ -497,13 +497,13 @@ static void unary(struct cpu *c, const struct insn *i,
 {
 	x_wait(c);
 	if (x_empty(c, 0)) {
-		underflow_commit(c, i, 0, false);
+		x87_underflow_commit(c, i, 0, false);
 		return;
 	}
 	struct fxenv e;
 	x_env(c, &e);
 	struct fx80 r = fn(&e, x_get(c, 0));
-	result_commit(c, i, &e, 0, r, false);
+	x87_result_commit(c, i, &e, 0, r, false);
 }
 
 H(h_fsqrt) { unary(c, i, fx_sqrt); }
@@ -514,7 +514,7 @@ H(h_fchs_fabs)
 {
 	x_wait(c);
 	if (x_empty(c, 0)) {
-		underflow_commit(c, i, 0, false);
+		x87_underflow_commit(c, i, 0, false);
 		return;
 	}
 	struct fx80 v = x_get(c, 0);
@@ -531,13 +531,13 @@ H(h_fscale)
 {
 	x_wait(c);
 	if (x_empty(c, 0) || x_empty(c, 1)) {
-		underflow_commit(c, i, 0, false);
+		x87_underflow_commit(c, i, 0, false);
 		return;
 	}
 	struct fxenv e;
 	x_env(c, &e);
 	struct fx80 r = fx_scale(&e, x_get(c, 0), x_get(c, 1));
-	result_commit(c, i, &e, 0, r, false);
+	x87_result_commit(c, i, &e, 0, r, false);
 }
 
 /* FXTRACT: ST(0) = exponent, then push the significand */
@@ -578,7 +578,7 @@ H(h_fprem)
 {
 	x_wait(c);
 	if (x_empty(c, 0) || x_empty(c, 1)) {
-		underflow_commit(c, i, 0, false);
+		x87_underflow_commit(c, i, 0, false);
 		c->fpu.fsw &= (uint16_t)~SW_C2;
 		return;
 	}
@@ -855,7 +855,7 @@ H(h_fcmov)
 }
 
 /* transcendentals (x87_trans.c), reached through one handler each */
-H(h_trans) { x87_trans(c, i, rm_field(i)); }
+H(h_trans) { x87_trans(c, i, i->modrm); }
 
 /* ---- opcode map ---------------------------------------------------------------------- */
 

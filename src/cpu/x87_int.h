@@ -202,8 +202,13 @@ static inline bool x_stack_fault(struct cpu *c, bool overflow)
 	return c->fpu.fcw & FX_IE;
 }
 
-/* x87_trans.c: D9 F0-F3, F9, FB, FE, FF by ModRM.rm */
-void x87_trans(struct cpu *c, const struct insn *i, int op);
+/* x87.c: deliver a result to ST(dst) (+ pop) / a stack underflow */
+void x87_result_commit(struct cpu *c, const struct insn *i, struct fxenv *e, int dst,
+		       struct fx80 r, bool pop);
+void x87_underflow_commit(struct cpu *c, const struct insn *i, int dst, bool pop);
+
+/* x87_trans.c: D9 F0-F3, F9, FB, FE, FF by ModRM */
+void x87_trans(struct cpu *c, const struct insn *i, int modrm);
 
 /* x87_ctl.c */
 void x87_init_state(struct cpu *c);	/* FNINIT */

@@ -795,7 +795,8 @@ static long long ulp_diff(const uint8_t *a, const uint8_t *b)
 	/* integer view: exponent:mantissa is monotonic for normal numbers */
 	__int128 ia = ((__int128)ea << 63) | (ma & ~(1ULL << 63));
 	__int128 ib = ((__int128)eb << 63) | (mb & ~(1ULL << 63));
-	if (!(ma >> 63) || !(mb >> 63))
+	/* unnormals and pseudo-denormals are never results */
+	if ((ea && !(ma >> 63)) || (eb && !(mb >> 63)) || (!ea && (ma >> 63)) || (!eb && (mb >> 63)))
 		return ma == mb && ea == eb ? 0 : -1;
 	__int128 d = ia - ib;
 	if (d < 0)
@@ -809,6 +810,8 @@ static long long ulp_diff(const uint8_t *a, const uint8_t *b)
  * agree (flags, C2, TOP, tags, the other registers), except C1, which
  * reports the rounding direction of that very last bit.
  */
+static long tol_flags_only;
+
 static bool within_tolerance(const struct xres *h, const struct xres *v, long long *worst)
 {
 	if (h->vec != v->vec || h->vec >= 0)
@@ -837,6 +840,8 @@ static bool within_tolerance(const struct xres *h, const struct xres *v, long lo
 		return false;
 	if (w > *worst)
 		*worst = w;
+	if (w == 0)
+		tol_flags_only++;
 	return true;
 }
 
@@ -896,6 +901,10 @@ int main(int argc, char **argv)
 				v.vec = 300;
 			if (same_result(&hs[k], &v, g))
 				continue;
+			if (g->trans && !getenv("X87_STRICT") && within_tolerance(&hs[k], &v, &worst)) {
+				tol++;
+				continue;
+			}
 			/*
 			 * A preemption between the instruction and FNSAVE can
 			 * zero FIP/FDP/FOP on AMD hosts (the kernel's FPU
@@ -910,10 +919,6 @@ int main(int argc, char **argv)
 			}
 			if (again)
 				continue;
-			if (g->trans && within_tolerance(&hs[k], &v, &worst)) {
-				tol++;
-				continue;
-			}
 			bad++;
 			if (shown++ < show)
 				dump_case(&cs[k], &hs[k], &v, g);
@@ -923,15 +928,15 @@ int main(int argc, char **argv)
 		total_tol += tol;
 		if (g->trans) {
 			tap_ok(bad == 0, "%s: %ld cases, %ld mismatches, %ld within 1 ulp (max %lld)"
-			       " # TODO transcendentals not implemented yet",
+			       "",
 			       g->name, iters, bad, tol, worst);
 		} else {
 			tap_ok(bad == 0, "%s: %ld cases, %ld mismatches", g->name, iters, bad);
 			failed_groups += bad != 0;
 		}
 	}
-	printf("# total: %ld cases, %ld mismatches, %ld transcendental results within 1 ulp\n",
-	       total, total_bad, total_tol);
+	printf("# total: %ld cases, %ld mismatches, %ld transcendental results within 1 ulp"
+	       " (%ld differ in C1/PE only)\n", total, total_bad, total_tol, tol_flags_only);
 	vmt_destroy(&t);
 	tap_done();
 	return failed_groups ? 1 : 0;
