@@ -374,8 +374,38 @@ static void gen_state(uint8_t *st, const struct grp *g, bool allow_pending)
 	memcpy(st + 16, (uint32_t[]){ (fop << 16) | 0x33 }, 4);
 	memcpy(st + 20, &fdp, 4);
 	memcpy(st + 24, (uint32_t[]){ 0xffff002bU }, 4);
+	struct f80 r[8];
 	for (int k = 0; k < 8; k++)
-		put_f80(st + 28 + 10 * k, gen_flavour(g->fl, k));
+		r[k] = gen_flavour(g->fl, k);
+	if (g->fl == FL_ANY && pct(40)) {
+		/*
+		 * Related exponents, so results land on the interesting
+		 * boundaries: near-equal values (cancellation), products and
+		 * quotients of ST(0) and ST(i) at the underflow / overflow
+		 * thresholds.
+		 */
+		int e0 = r[0].se & 0x7fff, mode = (int)rn(3);
+		static const int tgt[] = { 1, 0, 0x7ffe, 0x7fff, 2 };
+		int t = tgt[rn(5)];
+		for (int k = 1; k < 8; k++) {
+			if (!(r[k].m >> 63) || !pct(80))
+				continue;
+			int d = (int)rn(5) - 2, e;
+			if (mode == 0)
+				e = e0 + d;
+			else if (mode == 1)
+				e = t + 16383 - e0 + d;	/* ea + eb - bias ~ t */
+			else
+				e = e0 + 16383 - t + d;	/* ea - eb + bias ~ t */
+			if (e < 1 || e > 0x7ffe)
+				continue;
+			r[k].se = (uint16_t)((r[k].se & 0x8000) | e);
+			if (mode == 0 && pct(50))
+				r[k].m = r[0].m ^ (rnd() >> rn(64) >> 1);
+		}
+	}
+	for (int k = 0; k < 8; k++)
+		put_f80(st + 28 + 10 * k, r[k]);
 }
 
 static void gen_mem(uint8_t *m, int mk)
