@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
-.PHONY: all check san run bench clean fuzz fuzz-diff
+.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-x87
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
 
 $(O)/%.o: %.c
@@ -94,6 +94,13 @@ run: $(O)/nestvm $(O)/tests/guest/hello.elf
 
 bench: all
 	@O=$(O) bash bench/run.sh
+
+# Long differential run of the x87 against the host FPU (x86-64 hosts):
+#   make fuzz-diff-x87 X87_ITERS=50000 X87_SEED=1234   (cases per group, seed)
+X87_ITERS ?= 20000
+X87_SEED ?= $(shell date +%s)
+fuzz-diff-x87: $(O)/tests/unit/diff_x87
+	X87_ITERS=$(X87_ITERS) X87_SEED=$(X87_SEED) X87_SHOW=5 $(O)/tests/unit/diff_x87
 
 clean:
 	rm -rf build build-san
