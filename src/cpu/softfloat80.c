@@ -26,8 +26,8 @@ const struct fxfmt *fx_fmt_pc(int prec)
 
 /* ---- rounding ------------------------------------------------------------ */
 
-uint64_t fx_rnd(uint64_t hi, uint64_t lo, unsigned drop, int sign, int rc,
-		bool *inexact, bool *up, bool *carry)
+static inline uint64_t rnd(uint64_t hi, uint64_t lo, unsigned drop, int sign, int rc,
+			   bool *inexact, bool *up, bool *carry)
 {
 	uint64_t q, rb;
 	bool st, inc;
@@ -62,6 +62,12 @@ uint64_t fx_rnd(uint64_t hi, uint64_t lo, unsigned drop, int sign, int rc,
 	return q;
 }
 
+uint64_t fx_rnd(uint64_t hi, uint64_t lo, unsigned drop, int sign, int rc,
+		bool *inexact, bool *up, bool *carry)
+{
+	return rnd(hi, lo, drop, sign, rc, inexact, up, carry);
+}
+
 /*
  * Tininess is detected after rounding (as x86 does, IEEE 754-2008 7.5):
  * the value is tiny if, rounded to the destination precision with an
@@ -74,7 +80,7 @@ static bool tiny_after(const struct fxenv *e, int sign, int32_t exp, uint64_t hi
 	int drop = 64 - f->prec;
 	if (exp < f->emin - 1)
 		return true;
-	uint64_t q = fx_rnd(hi, lo, drop, sign, e->rc, &inexact, &up, &carry);
+	uint64_t q = rnd(hi, lo, drop, sign, e->rc, &inexact, &up, &carry);
 	return !(drop == 0 ? carry : (q >> f->prec) != 0);
 }
 
@@ -107,7 +113,7 @@ struct fx80 fx_round_pack(struct fxenv *e, int sign, int32_t exp, uint64_t hi,
 			/* masked: denormalize, round at the same bit positions */
 			uint32_t shift = (uint32_t)(f->emin - exp);
 			uint32_t d2 = (uint32_t)drop + (shift > 200 ? 200 : shift);
-			q = fx_rnd(hi, lo, d2, sign, e->rc, &inexact, &up, &carry);
+			q = rnd(hi, lo, d2, sign, e->rc, &inexact, &up, &carry);
 			mant = q << drop;
 			e->up = up;
 			if (inexact) {
@@ -121,7 +127,7 @@ struct fx80 fx_round_pack(struct fxenv *e, int sign, int32_t exp, uint64_t hi,
 			return fx_make(sign, exp, mant);
 		}
 	}
-	q = fx_rnd(hi, lo, drop, sign, e->rc, &inexact, &up, &carry);
+	q = rnd(hi, lo, drop, sign, e->rc, &inexact, &up, &carry);
 	if (drop == 0 ? carry : (q >> f->prec) != 0) {
 		mant = FX_JBIT;
 		exp++;
@@ -163,6 +169,37 @@ struct fx80 fx_round_pack(struct fxenv *e, int sign, int32_t exp, uint64_t hi,
 		e->ex |= FX_PE;
 	e->up = up;
 	return fx_make(sign, exp, mant);
+}
+
+/*
+ * The common case of fx_round_pack: a result in the normal range of the
+ * extended format at precision e->prec.  Falls back for anything else.
+ */
+static inline struct fx80 round_normal(struct fxenv *e, int sign, int32_t exp, uint64_t hi,
+				       uint64_t lo)
+{
+	if (__builtin_expect(exp >= 1 && exp < 0x7ffe, 1)) {
+		unsigned drop = 64u - e->prec;
+		bool inexact, up, carry;
+		uint64_t q = rnd(hi, lo, drop, sign, e->rc, &inexact, &up, &carry);
+		uint64_t mant;
+		if (drop == 0 ? carry : (q >> e->prec) != 0) {
+			mant = FX_JBIT;
+			exp++;
+		} else {
+			mant = q << drop;
+		}
+		if (inexact)
+			e->ex |= FX_PE;
+		e->up = up;
+		return fx_make(sign, exp, mant);
+	}
+	return fx_round_pack(e, sign, exp, hi, lo, fx_fmt_pc(e->prec));
+}
+
+static inline bool is_normal(struct fx80 a)
+{
+	return (uint32_t)(a.se & 0x7fff) - 1 < 0x7ffe && (a.mant & FX_JBIT);
 }
 
 /* ---- NaNs ------------------------------------------------------------------ */
@@ -286,12 +323,21 @@ static struct fx80 add_finite(struct fxenv *e, struct fxu a, struct fxu b,
 		S <<= s;
 		exp -= s;
 	}
+	if (!f)
+		return round_normal(e, a.sign, exp, (uint64_t)(S >> 64), (uint64_t)S);
 	return fx_round_pack(e, a.sign, exp, (uint64_t)(S >> 64), (uint64_t)S, f);
 }
 
 struct fx80 fx_add(struct fxenv *e, struct fx80 a, struct fx80 b, bool sub)
 {
 	struct fx80 r;
+	if (__builtin_expect(is_normal(a) && is_normal(b) && !e->dn, 1)) {
+		if (sub)
+			b.se ^= 0x8000;
+		struct fxu ua = { a.mant, a.se & 0x7fff, a.se >> 15 };
+		struct fxu ub = { b.mant, b.se & 0x7fff, b.se >> 15 };
+		return add_finite(e, ua, ub, 0);
+	}
 	if (fx_screen2(e, a, b, &r))
 		return r;
 	if (sub)
@@ -317,11 +363,21 @@ struct fx80 fx_add(struct fxenv *e, struct fx80 a, struct fx80 b, bool sub)
 	return add_finite(e, fx_unpack(a), fx_unpack(b), f);
 }
 
+
 /* ---- multiply / divide ---------------------------------------------------------- */
 
 struct fx80 fx_mul(struct fxenv *e, struct fx80 a, struct fx80 b)
 {
 	struct fx80 r;
+	if (__builtin_expect(is_normal(a) && is_normal(b) && !e->dn, 1)) {
+		fx_u128 p = (fx_u128)a.mant * b.mant;
+		int32_t exp = (a.se & 0x7fff) + (b.se & 0x7fff) - FX_BIAS + 1;
+		if (!(p >> 127)) {
+			p <<= 1;
+			exp--;
+		}
+		return round_normal(e, (a.se ^ b.se) >> 15, exp, (uint64_t)(p >> 64), (uint64_t)p);
+	}
 	if (fx_screen2(e, a, b, &r))
 		return r;
 	int ca = fx_class(a), cb = fx_class(b);
@@ -346,24 +402,34 @@ struct fx80 fx_mul(struct fxenv *e, struct fx80 a, struct fx80 b)
 			     fx_fmt_pc(e->prec));
 }
 
-/* 128 / 64 -> 64 division; the caller guarantees the quotient fits */
-static inline uint64_t div128(uint64_t nh, uint64_t nl, uint64_t d, uint64_t *rem)
+
+static struct fx80 div_finite(struct fxenv *e, struct fxu ua, struct fxu ub, int sign, bool fast)
 {
-#if defined(__x86_64__)
-	uint64_t q, r;
-	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"(nl), "d"(nh), "rm"(d));
-	*rem = r;
-	return q;
-#else
-	fx_u128 n = ((fx_u128)nh << 64) | nl;
-	*rem = (uint64_t)(n % d);
-	return (uint64_t)(n / d);
-#endif
+	int32_t exp = ua.exp - ub.exp + FX_BIAS;
+	uint64_t nh, nl, rem, rem2;
+	if (ua.sig < ub.sig) {
+		nh = ua.sig;
+		nl = 0;
+		exp--;
+	} else {
+		nh = ua.sig >> 1;
+		nl = ua.sig << 63;
+	}
+	uint64_t q = fx_div128(nh, nl, ub.sig, &rem);
+	uint64_t q2 = fx_div128(rem, 0, ub.sig, &rem2);
+	if (fast)
+		return round_normal(e, sign, exp, q, q2 | (rem2 != 0));
+	return fx_round_pack(e, sign, exp, q, q2 | (rem2 != 0), fx_fmt_pc(e->prec));
 }
 
 struct fx80 fx_div(struct fxenv *e, struct fx80 a, struct fx80 b)
 {
 	struct fx80 r;
+	if (__builtin_expect(is_normal(a) && is_normal(b) && !e->dn, 1)) {
+		struct fxu ua = { a.mant, a.se & 0x7fff, a.se >> 15 };
+		struct fxu ub = { b.mant, b.se & 0x7fff, b.se >> 15 };
+		return div_finite(e, ua, ub, ua.sign ^ ub.sign, true);
+	}
 	if (fx_screen2(e, a, b, &r))
 		return r;
 	int ca = fx_class(a), cb = fx_class(b);
@@ -387,20 +453,7 @@ struct fx80 fx_div(struct fxenv *e, struct fx80 a, struct fx80 b)
 	chk_de(e, ca, cb);
 	if (ca == FX_ZERO)
 		return fx_zero(sign);
-	struct fxu ua = fx_unpack(a), ub = fx_unpack(b);
-	int32_t exp = ua.exp - ub.exp + FX_BIAS;
-	uint64_t nh, nl, rem, rem2;
-	if (ua.sig < ub.sig) {
-		nh = ua.sig;
-		nl = 0;
-		exp--;
-	} else {
-		nh = ua.sig >> 1;
-		nl = ua.sig << 63;
-	}
-	uint64_t q = div128(nh, nl, ub.sig, &rem);
-	uint64_t q2 = div128(rem, 0, ub.sig, &rem2);
-	return fx_round_pack(e, sign, exp, q, q2 | (rem2 != 0), fx_fmt_pc(e->prec));
+	return div_finite(e, fx_unpack(a), fx_unpack(b), sign, false);
 }
 
 /* ---- square root ----------------------------------------------------------------- */
@@ -499,7 +552,7 @@ struct fx80 fx_from_f32(struct fxenv *e, uint32_t v, bool arith)
 	return from_bin(e, v >> 31, (v >> 23) & 0xff, v & 0x7fffff, 23, 127, 0xff, arith);
 }
 
-struct fx80 fx_from_f64(struct fxenv *e, uint64_t v, bool arith)
+struct fx80 fx_from_f64_slow(struct fxenv *e, uint64_t v, bool arith)
 {
 	return from_bin(e, (int)(v >> 63), (int)((v >> 52) & 0x7ff),
 			v & ((1ULL << 52) - 1), 52, 1023, 0x7ff, arith);
@@ -562,7 +615,7 @@ uint32_t fx_to_f32(struct fxenv *e, struct fx80 a)
 	return (uint32_t)to_bin(e, a, &fx_fmt_f32, 23, 127, 0xffc00000U);
 }
 
-uint64_t fx_to_f64(struct fxenv *e, struct fx80 a)
+uint64_t fx_to_f64_slow(struct fxenv *e, struct fx80 a)
 {
 	return to_bin(e, a, &fx_fmt_f64, 52, 1023, 0xfff8000000000000ULL);
 }
@@ -588,7 +641,7 @@ int64_t fx_to_int(struct fxenv *e, struct fx80 a, int bits, bool truncate)
 		return indef;
 	}
 	bool inexact, up, carry;
-	uint64_t q = fx_rnd(u.sig, 0, (unsigned)(63 - ue), u.sign,
+	uint64_t q = rnd(u.sig, 0, (unsigned)(63 - ue), u.sign,
 			    truncate ? FX_RC_ZERO : e->rc, &inexact, &up, &carry);
 	uint64_t lim = 1ULL << (bits - 1);	/* magnitude limit of a negative */
 	if (q > lim - !u.sign) {
@@ -668,7 +721,7 @@ struct fx80 fx_round_int(struct fxenv *e, struct fx80 a)
 	if (ue >= 63)
 		return a;
 	bool inexact, up, carry;
-	uint64_t q = fx_rnd(u.sig, 0, (unsigned)(63 - ue), u.sign, e->rc, &inexact, &up,
+	uint64_t q = rnd(u.sig, 0, (unsigned)(63 - ue), u.sign, e->rc, &inexact, &up,
 			    &carry);
 	if (inexact)
 		e->ex |= FX_PE;

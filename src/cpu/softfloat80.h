@@ -158,10 +158,47 @@ struct fx80 fx_sqrt(struct fxenv *e, struct fx80 a);
  * order; otherwise (FLD) IE and DE are raised here and SNaN is quieted.
  */
 struct fx80 fx_from_f32(struct fxenv *e, uint32_t v, bool arith);
-struct fx80 fx_from_f64(struct fxenv *e, uint64_t v, bool arith);
+struct fx80 fx_from_f64_slow(struct fxenv *e, uint64_t v, bool arith);
 struct fx80 fx_from_i64(int64_t v);
 uint32_t fx_to_f32(struct fxenv *e, struct fx80 a);
-uint64_t fx_to_f64(struct fxenv *e, struct fx80 a);
+uint64_t fx_to_f64_slow(struct fxenv *e, struct fx80 a);
+
+/* fast paths for normal doubles (FLD/FST m64 are hot) */
+static inline struct fx80 fx_from_f64(struct fxenv *e, uint64_t v, bool arith)
+{
+	uint32_t ex = (v >> 52) & 0x7ff;
+	if (__builtin_expect(ex - 1 < 0x7fe, 1))
+		return fx_make((int)(v >> 63), (int)ex - 1023 + FX_BIAS, FX_JBIT | ((v << 12) >> 1));
+	return fx_from_f64_slow(e, v, arith);
+}
+
+static inline uint64_t fx_to_f64(struct fxenv *e, struct fx80 a)
+{
+	uint32_t ex = a.se & 0x7fff;
+	uint64_t sign = (uint64_t)(a.se >> 15) << 63;
+	/* a normal extended value that stays a normal double unless it overflows */
+	if (__builtin_expect(ex - (FX_BIAS - 1022) <= 2045 && (a.mant >> 63), 1)) {
+		uint64_t q = a.mant >> 11, rem = a.mant & 0x7ff;
+		if (rem) {
+			bool inc;
+			switch (e->rc) {
+			case FX_RC_NEAR: inc = rem > 0x400 || (rem == 0x400 && (q & 1)); break;
+			case FX_RC_DOWN: inc = sign; break;
+			case FX_RC_UP: inc = !sign; break;
+			default: inc = false; break;
+			}
+			if (inc && ++q >> 53) {
+				q >>= 1;
+				if (++ex > FX_BIAS + 1023)
+					return fx_to_f64_slow(e, a);	/* overflow */
+			}
+			e->ex |= FX_PE;
+			e->up = inc;
+		}
+		return sign | (uint64_t)(ex - FX_BIAS + 1023) << 52 | (q & ((1ULL << 52) - 1));
+	}
+	return fx_to_f64_slow(e, a);
+}
 /* to a signed integer of `bits`; IE (and indefinite) when out of range */
 int64_t fx_to_int(struct fxenv *e, struct fx80 a, int bits, bool truncate);
 
@@ -191,6 +228,21 @@ enum { FX_TRIG_SIN, FX_TRIG_COS, FX_TRIG_TAN, FX_TRIG_SINCOS };
 bool fx_trig(struct fxenv *e, struct fx80 x, int op, struct fx80 *r1, struct fx80 *r2);
 
 /* 128-bit helpers */
+/* 128 / 64 -> 64 division; the caller guarantees the quotient fits */
+static inline uint64_t fx_div128(uint64_t nh, uint64_t nl, uint64_t d, uint64_t *rem)
+{
+#if defined(__x86_64__)
+	uint64_t q, r;
+	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"(nl), "d"(nh), "rm"(d));
+	*rem = r;
+	return q;
+#else
+	fx_u128 n = ((fx_u128)nh << 64) | nl;
+	*rem = (uint64_t)(n % d);
+	return (uint64_t)(n / d);
+#endif
+}
+
 static inline int fx_clz128(uint64_t hi, uint64_t lo)
 {
 	if (hi)

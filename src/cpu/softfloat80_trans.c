@@ -232,13 +232,10 @@ static struct bf bf_mul_u(struct bf a, uint64_t k)
 
 static struct bf bf_div_u(struct bf a, uint64_t k)
 {
-	fx_u128 rem = 0;
+	uint64_t rem = 0;
 	struct bf r = a;
-	for (int i = 2; i >= 0; i--) {
-		fx_u128 cur = rem << 64 | a.w[i];
-		r.w[i] = (uint64_t)(cur / k);
-		rem = cur % k;
-	}
+	for (int i = 2; i >= 0; i--)
+		r.w[i] = fx_div128(rem, a.w[i], k, &rem);
 	bf_norm(&r);
 	return r;
 }
@@ -391,18 +388,20 @@ static struct bf bf_atan01(struct bf z)
 	return bf_add(base, t);
 }
 
-/* sin r and cos r for |r| <= pi/4 */
-static void bf_sincos(struct bf r, struct bf *s, struct bf *c)
+/* sin r and / or cos r for |r| <= pi/4 */
+static void bf_sincos(struct bf r, struct bf *s, struct bf *c, bool need_s, bool need_c)
 {
 	struct bf r2 = bf_mul(r, r);
 	struct bf term = r, sum = r;
-	for (uint64_t n = 2; n < 200; n += 2) {
+	for (uint64_t n = 2; need_s && n < 200; n += 2) {
 		term = bf_neg(bf_div_u(bf_mul(term, r2), n * (n + 1)));
 		if (bf_negligible(&term, &sum))
 			break;
 		sum = bf_add(sum, term);
 	}
 	*s = sum;
+	if (!need_c)
+		return;
 	struct bf one = bf_u64(1, 0);
 	term = one;
 	sum = one;
@@ -694,10 +693,12 @@ static int trig_reduce(struct fxu u, struct bf *r)
 		X[0] = u.sig << sh;
 		X[1] = sh ? u.sig >> (64 - sh) : 0;
 	}
-	/* n ~ X / pm from the 192-bit quotient, then corrected exactly */
-	struct bf pb = { { 0, P66_LO << 60, P66_HI << 60 | P66_LO >> 4 }, 1, 0 };	/* pi66/2 */
+	/* n ~ |x| * 2/pi66 from 192 bits, then corrected exactly */
+	static const struct bf inv = {	/* 2^67 / 0xC90FDAA22168C234C */
+		{ 0xd4c1fdf9055cd5baULL, 0x00062bc40da276beULL, 0xa2f9836e4e44152aULL }, 0, 0
+	};
 	struct bf ux = { { 0, 0, u.sig }, u.exp - (FX_BIAS - 1), 0 };
-	struct bf q = bf_div(ux, pb);
+	struct bf q = bf_mul(ux, inv);
 	uint64_t n = 0;
 	if (q.e > 0)
 		n = q.e >= 64 ? q.w[2] : q.w[2] >> (64 - q.e);
@@ -773,7 +774,11 @@ bool fx_trig(struct fxenv *e, struct fx80 x, int op, struct fx80 *r1, struct fx8
 		} else {
 			q = trig_reduce(u, &r);
 		}
-		bf_sincos(r, &s, &c);
+		/* FSIN needs sin r in even quadrants, cos r in odd ones */
+		bool want_sin = op == FX_TRIG_SIN, want_cos = op == FX_TRIG_COS;
+		bool both = !want_sin && !want_cos;
+		bool need_s = both || (want_sin ? !(q & 1) : (q & 1));
+		bf_sincos(r, &s, &c, need_s, both || !need_s);
 	}
 	/* quadrant: sin x = s, c, -s, -c; cos x = c, -s, -c, s */
 	struct bf sx = (q & 1) ? c : s, cxv = (q & 1) ? s : c;

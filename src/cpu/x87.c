@@ -81,6 +81,17 @@ H(h_fld_m64)
 {
 	x_wait(c);
 	uint64_t v = op_ld(c, i, 8);
+	uint32_t ex = (v >> 52) & 0x7ff;
+	if (likely(ex - 1 < 0x7fe) && likely(x_empty(c, 7))) {
+		/* fast path: a normal double, a free register: exact, no flags */
+		int t = (x_top(c) - 1) & 7;
+		x_ptrs(c, i);
+		c->fpu.st[t].mant = FX_JBIT | ((v << 12) >> 1);
+		c->fpu.st[t].exp = (uint16_t)((v >> 63) << 15 | (ex - 1023 + FX_BIAS));
+		x_set_tag(c, t, TAG_VALID);
+		c->fpu.fsw = (uint16_t)((c->fpu.fsw & ~(SW_TOP | SW_C1)) | t << 11);
+		return;
+	}
 	struct fxenv e;
 	x_env(c, &e);
 	do_push(c, i, fx_from_f64(&e, v, false), &e);
@@ -246,6 +257,23 @@ H(h_fst_m64)
 	x_wait(c);
 	bool pop = reg_field(i) & 1;
 	struct fxenv e;
+	int p = x_top(c);
+	if (likely(x_tag_phys(c, p) == TAG_VALID)) {
+		/* fast path: no exception but possibly inexact */
+		x_env(c, &e);
+		uint64_t v = fx_to_f64(&e, x_reg2fx(&c->fpu.st[p]));
+		if (likely(!(e.ex & ~FX_PE))) {
+			op_st(c, i, 8, v);
+			x_ptrs(c, i);
+			uint16_t sw = (uint16_t)((c->fpu.fsw & ~SW_C1) | e.ex | (e.up ? SW_C1 : 0));
+			if (e.ex & ~c->fpu.fcw)
+				sw |= SW_ES | SW_B;
+			c->fpu.fsw = sw;
+			if (pop)
+				x_pop(c);
+			return;
+		}
+	}
 	x_env(c, &e);
 	if (x_empty(c, 0)) {
 		bool st = st_underflow(c, i, &e);
@@ -408,6 +436,17 @@ void x87_result_commit(struct cpu *c, const struct insn *i, struct fxenv *e, int
 			  struct fx80 r, bool pop)
 {
 	x_ptrs(c, i);
+	if (likely(!(e->ex & ~FX_PE))) {
+		/* the common case: at most inexact */
+		uint16_t sw = (uint16_t)((c->fpu.fsw & ~SW_C1) | e->ex | (e->up ? SW_C1 : 0));
+		if (e->ex & ~c->fpu.fcw)
+			sw |= SW_ES | SW_B;
+		c->fpu.fsw = sw;
+		x_put(c, dst, r);
+		if (pop)
+			x_pop(c);
+		return;
+	}
 	x_flags(c, e);
 	if (x_deliver(c, e)) {
 		x_put(c, dst, r);

@@ -175,6 +175,10 @@ static inline bool x_deliver(const struct cpu *c, const struct fxenv *e)
 
 static inline void x_flags(struct cpu *c, const struct fxenv *e)
 {
+	if (likely(!e->ex)) {	/* no exception: only C1 changes */
+		c->fpu.fsw = (uint16_t)((c->fpu.fsw & ~SW_C1) | (e->up ? SW_C1 : 0));
+		return;
+	}
 	uint8_t ex = e->ex;
 	bool up = e->up;
 	/* unmasked IE/DE/ZE stop the operation before it computes anything */
