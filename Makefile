@@ -17,6 +17,13 @@ ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS ?=
 LDLIBS := -lm
 
+# zstd compresses RAM in snapshot files (-snapshot-compress); Debian: libzstd-dev
+HAVE_ZSTD := $(shell printf '\043include <zstd.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_ZSTD),1)
+ALL_CFLAGS += -DNV_HAVE_ZSTD
+LDLIBS += -lzstd
+endif
+
 LIB_SRC := $(wildcard src/cpu/*.c src/vmx/*.c src/svm/*.c src/accel/*.c src/vmm/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -41,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
-.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-x87
+.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse fuzz-snapshot fuzz-diff-x87
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
 
 $(O)/%.o: %.c
@@ -73,6 +80,16 @@ $(O)/tests/guest/%.elf: $(O)/tests/guest/%.o $(GUEST_LIB_OBJ) tests/guest/lib/gu
 	objcopy -O elf32-i386 $@.64 $@
 	@rm -f $@.64
 
+$(O)/bench/guest/%.o: bench/guest/%.c
+	@mkdir -p $(dir $@)
+	$(GCC_GUEST) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/bench/guest/%.elf: $(O)/bench/guest/%.o $(GUEST_LIB_OBJ) tests/guest/lib/guest.ld
+	$(GCC_GUEST) -m64 -nostdlib -static -no-pie -Wl,-T,tests/guest/lib/guest.ld \
+		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@.64 $(GUEST_LIB_OBJ) $<
+	objcopy -O elf32-i386 $@.64 $@
+	@rm -f $@.64
+
 $(O)/tests/unit/lib/%.o: tests/unit/lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests/unit/lib -c $< -o $@
@@ -92,17 +109,33 @@ run: $(O)/nestvm $(O)/tests/guest/hello.elf
 		-kernel $(O)/tests/guest/hello.elf -append 'hello from make run'; \
 		st=$$?; echo "(exit status $$st)"; test $$st -eq 1
 
-bench: all
+BENCH_ELF := $(patsubst bench/guest/%.c,$(O)/bench/guest/%.elf,$(wildcard bench/guest/*.c))
+
+bench: all $(BENCH_ELF)
 	@O=$(O) bash bench/run.sh
+
+# long differential run of the SIMD instructions against the host CPU:
+#   make fuzz-diff-sse [DIFF_SSE_ITERS=n] [DIFF_SSE_SEED=s] [DIFF_SSE_VERBOSE=1]
+fuzz-diff-sse: $(O)/tests/unit/diff_sse
+	DIFF_SSE_ITERS=$${DIFF_SSE_ITERS:-2000} DIFF_SSE_SEED=$${DIFF_SSE_SEED:-$$(date +%s)} \
+		$(O)/tests/unit/diff_sse > $(O)/fuzz-diff-sse.log; st=$$?; \
+		grep -v '^ok' $(O)/fuzz-diff-sse.log; exit $$st
+
+# the snapshot reader (tests/fuzz/snapshot.sh): libFuzzer or a mutation fuzzer, ASan+UBSan
+fuzz: fuzz-snapshot
+fuzz-snapshot:
+	@bash tests/fuzz/snapshot.sh
 
 # Long differential run of the x87 against the host FPU (x86-64 hosts):
 #   make fuzz-diff-x87 X87_ITERS=50000 X87_SEED=1234   (cases per group, seed)
 X87_ITERS ?= 20000
 X87_SEED ?= $(shell date +%s)
 fuzz-diff-x87: $(O)/tests/unit/diff_x87
-	X87_ITERS=$(X87_ITERS) X87_SEED=$(X87_SEED) X87_SHOW=5 $(O)/tests/unit/diff_x87
+	X87_ITERS=$(X87_ITERS) X87_SEED=$(X87_SEED) X87_SHOW=5 \
+		$(O)/tests/unit/diff_x87 > $(O)/fuzz-diff-x87.log; st=$$?; \
+		grep -v '^ok' $(O)/fuzz-diff-x87.log; exit $$st
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(wildcard $(O)/src/*/*.d $(O)/tests/guest/*.d $(O)/tests/guest/lib/*.d $(O)/tests/unit/*.d $(O)/tests/unit/lib/*.d)

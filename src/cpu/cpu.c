@@ -136,7 +136,8 @@ void cpu_set_cr3(struct cpu *c, uint64_t v)
 	mmu_flush(c);
 }
 
-static uint64_t cr4_valid_bits(const struct cpu *c)
+/* CR4 bits this CPU model implements; the others are reserved (#GP) */
+uint64_t cpu_cr4_valid_bits(const struct cpu *c)
 {
 	uint64_t m = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE |
 		     CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
@@ -155,7 +156,7 @@ static uint64_t cr4_valid_bits(const struct cpu *c)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t old = c->cr4;
-	if (v & ~cr4_valid_bits(c))
+	if (v & ~cpu_cr4_valid_bits(c))
 		cpu_gp0(c);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 		cpu_gp0(c);
@@ -259,7 +260,9 @@ struct cpu *cpu_create(struct vm *vm, int id)
 	c->budget_end = ~0ULL;
 	c->eoi_exit_vector = -1;
 	c->apic = lapic_create(c);
-	if (!c->apic) {
+	if (!c->apic || mmu_tlb_alloc(c) < 0) {
+		lapic_destroy(c->apic);
+		mmu_tlb_free(c);
 		free(c);
 		return NULL;
 	}
@@ -273,16 +276,21 @@ void cpu_destroy(struct cpu *c)
 	if (!c)
 		return;
 	lapic_destroy(c->apic);
+	mmu_tlb_free(c);
 	free(c);
 }
 
 /* ---- INIT / SIPI (SDM 10.4, 11.6.1) ---------------------------------------- */
 
-static void handle_init_sipi(struct cpu *c)
+/*
+ * Act on a latched INIT, then a latched SIPI (KVM: kvm_apic_accept_events).
+ * Both may have arrived before the vCPU runs again; a SIPI that came
+ * before the INIT was already dropped when the INIT was delivered.
+ */
+void cpu_accept_init_sipi(struct cpu *c)
 {
 	if (c->init_pending) {
 		c->init_pending = false;
-		c->sipi_pending = false;
 		cpu_reset(c, true);
 		c->mp_state = lapic_get_base(c) & (1ULL << 8) ? KVM_MP_STATE_RUNNABLE :
 			      KVM_MP_STATE_INIT_RECEIVED;
@@ -350,7 +358,64 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 	}
 	const struct insn *last = i - 1;
 	uint64_t k = (uint64_t)(i - b->insn);
-	c->icount += k;
+	c->clock += k;
+	if (!last->end && !(c->brk & BRK_REP))
+		c->rip = (last->rip + last->len) & rip_mask(c);
+	c->cur = NULL;
+}
+
+/*
+ * The block-end sentinel (the extra instruction after every cached block):
+ * account for the block, then chain straight into the next one unless the
+ * run must stop or the boundary checks of cpu_run are needed.
+ */
+void h_blk_end(struct cpu *c, const struct insn *i)
+{
+	struct blk *b = (struct blk *)(uintptr_t)i->imm;
+
+	c->cur = NULL;
+	c->clock += b->n;
+	if (!b->ends_branch)
+		c->rip = i->disp;	/* the RIP after the block */
+	if (unlikely(c->evt.shadow_next | c->io_nresp) || c->clock >= c->stop_at) {
+		c->brk |= BRK_BLKEND;
+		return;
+	}
+	struct blk *nb = c->rip == b->rip ? b : blk_next(c, b);
+	if (unlikely(c->clock + nb->n > c->stop_at || c->brk)) {
+		c->brk |= BRK_BLKEND;
+		return;
+	}
+	c->cur_blk = nb;
+	c->ip = nb->insn;
+	c->brk = BRK_CHAIN;
+}
+
+/* run blocks chained by their sentinels; b->n must fit the stop time */
+static void exec_chain(struct cpu *c, struct blk *b)
+{
+	const struct insn *i = b->insn;
+	c->cur_blk = b;
+	for (;;) {
+		c->cur = i;
+		i->fn(c, i);
+		if (likely(!c->brk)) {
+			i++;
+			continue;
+		}
+		if (c->brk != BRK_CHAIN)
+			break;
+		c->brk = 0;
+		i = c->ip;
+	}
+	if (c->brk & BRK_BLKEND) {
+		c->brk &= ~BRK_BLKEND;
+		c->cur = NULL;
+		return;
+	}
+	/* stopped inside a block, after instruction c->cur */
+	const struct insn *last = c->cur;
+	uint64_t k = (uint64_t)(last - c->cur_blk->insn) + 1;
 	c->clock += k;
 	if (!last->end && !(c->brk & BRK_REP))
 		c->rip = (last->rip + last->len) & rip_mask(c);
@@ -359,14 +424,18 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 
 static void after_fault(struct cpu *c)
 {
-	/* the faulting instruction did not retire; those before it did */
+	/*
+	 * The faulting instruction did not retire but was executed: it counts
+	 * as one step (with the REP iterations it completed), so a budget can
+	 * stop with its exception pending, payload unwritten.
+	 */
 	if (c->cur) {
-		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
-		c->icount += k;
+		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
 		c->clock += k;
 		c->rip = c->cur->rip;
 		c->cur = NULL;
 	}
+	c->rep_done = 0;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
 	c->evt.shadow_next = 0;
@@ -401,9 +470,19 @@ int cpu_run(struct cpu *c)
 		return 0;
 	}
 	c->wq_n = c->wq_pos = 0;
-	if (run->immediate_exit) {
-		run->exit_reason = KVM_EXIT_INTR;
-		return -EINTR;
+	/*
+	 * immediate_exit (KVM api.rst, KVM_RUN): KVM first completes a
+	 * pending I/O or MMIO read, i.e. the instruction waiting for the
+	 * VMM's data runs, then returns -EINTR without executing anything
+	 * else and without touching exit_reason.
+	 */
+	const bool imm = run->immediate_exit;
+	const uint32_t imm_reason = run->exit_reason;
+	const uint64_t imm_budget = c->budget_end;
+	if (imm) {
+		if (!c->io_nresp)
+			return -EINTR;
+		c->budget_end = c->clock + 1;
 	}
 	c->brk = 0;
 	run->exit_reason = KVM_EXIT_UNKNOWN;
@@ -420,12 +499,12 @@ int cpu_run(struct cpu *c)
 	case JMP_EXIT:
 		/* an exit in the middle of an instruction: it re-executes */
 		if (c->cur) {
-			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
-			c->icount += k;
+			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + c->rep_done;
 			c->clock += k;
 			c->rip = c->cur->rip;
 			c->cur = NULL;
 		}
+		c->rep_done = 0;
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;
@@ -440,7 +519,7 @@ int cpu_run(struct cpu *c)
 		}
 		c->brk = 0;
 		if (c->init_pending || c->sipi_pending || c->mp_state == KVM_MP_STATE_SIPI_RECEIVED)
-			handle_init_sipi(c);
+			cpu_accept_init_sipi(c);
 		c->stop_at = next_stop(c);
 		if (c->clock >= lapic_next_deadline(c))
 			lapic_timer_check(c);
@@ -456,8 +535,10 @@ int cpu_run(struct cpu *c)
 			ret = -EINTR;
 			goto out;
 		}
+		/* an instruction waiting for its I/O data completes before any event */
 		if (c->mp_state != KVM_MP_STATE_UNINITIALIZED &&
-		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && evt_need_service(c)) {
+		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && !c->io_nresp &&
+		    evt_need_service(c)) {
 			bool was_halted = c->halted;
 			bool did = evt_service(c);
 			if (c->brk & BRK_EXIT)
@@ -480,6 +561,7 @@ int cpu_run(struct cpu *c)
 				ret = 0;
 				goto out;
 			}
+			c->idle += c->stop_at - c->clock;
 			c->clock = c->stop_at;
 			continue;
 		}
@@ -497,20 +579,36 @@ int cpu_run(struct cpu *c)
 			if (!(c->brk & BRK_REP)) {
 				if (!c->rf_keep)
 					c->rflags &= ~(uint64_t)F_RF;
-				if (tf && !c->sw_int)
+				/*
+				 * TF set when the instruction began: trap after it,
+				 * also after INT n (SDM 17.3.1.4: stepping INT n
+				 * enters the handler with a #DB before its first
+				 * instruction)
+				 */
+				if (tf)
 					c->evt.pending_dbg |= DR6_BS;
 			}
 			c->evt.shadow = old_shadow ? 0 : c->evt.shadow_next;
 			c->evt.shadow_next = 0;
 			if (c->guest_debug_ss) {
+				/* as KVM: linear PC, DR6 = BS over its fixed bits */
 				run->exit_reason = KVM_EXIT_DEBUG;
-				run->debug.arch.pc = c->rip;
+				run->debug.arch.pc = (c->seg_ebase[S_CS] + c->rip) & c->lin_mask;
 				run->debug.arch.exception = EXC_DB;
+				run->debug.arch.dr6 = DR6_BS | DR6_ACTIVE_LOW;
 				c->brk |= BRK_EXIT;
 			}
 		} else {
+			/*
+			 * The fast path: blocks back to back, following cached
+			 * successors, until something needs the boundary checks
+			 * above (any brk bit), a new shadow, or the stop time.
+			 */
 			struct blk *b = blk_lookup(c);
-			exec_block(c, b, room);
+			if (b->n <= room)
+				exec_chain(c, b);
+			else
+				exec_block(c, b, room);
 			if (c->evt.shadow_next) {
 				c->evt.shadow = c->evt.shadow_next;
 				c->evt.shadow_next = 0;
@@ -528,6 +626,11 @@ int cpu_run(struct cpu *c)
 		c->stat_blocks++;
 	}
 out:
+	if (imm) {
+		c->budget_end = imm_budget;
+		if (ret == -EINTR)
+			run->exit_reason = imm_reason;
+	}
 	run->if_flag = !!(c->rflags & F_IF);
 	run->ready_for_interrupt_injection = (c->rflags & F_IF) && !c->evt.shadow &&
 					     !c->extint_pending;
@@ -561,5 +664,5 @@ void cpu_dump(struct cpu *c, FILE *f)
 	fprintf(f, "  gdt=%llx/%x idt=%llx/%x icount=%llu\n",
 		(unsigned long long)c->gdtr.base, c->gdtr.limit,
 		(unsigned long long)c->idtr.base, c->idtr.limit,
-		(unsigned long long)c->icount);
+		(unsigned long long)cpu_icount(c));
 }

@@ -571,6 +571,10 @@ prefixes_done:
 		od = &opmodrm;
 	if (map == 4 && vex && b == 0xf0)
 		od = &sse_imm;
+	/* SSE4a EXTRQ / INSERTQ (AMD): 66 / F2 0F 78 (imm8, imm8) and 0F 79 */
+	bool sse4a = map == 2 && !vex && (b == 0x78 || b == 0x79) && (mp == 1 || mp == 3);
+	if (sse4a)
+		od = b == 0x78 ? &sse_imm : &sse_any;
 	f = od->f;
 
 	if (f & D_MODRM) {
@@ -662,6 +666,8 @@ do_modrm_ud:
 		i->imm2 = getb(&d);
 	} else if (f & D_IMMSSE) {
 		i->imm = getb(&d);
+		if (sse4a)
+			i->imm2 = getb(&d);
 	}
 	if (f & (D_JB | D_JZ)) {
 		int64_t rel = (f & D_JB) ? (int8_t)getb(&d) :
@@ -759,6 +765,11 @@ finish_len:
 	i->end = !!(f & D_END);
 	i->mp = mp;
 	i->map = map;
+	if (od && i->fn == od->fn && od->fn) {
+		insn_fn fast = fast_select(c, i);
+		if (fast)
+			i->fn = fast;
+	}
 	return d.n;
 }
 
@@ -1027,7 +1038,8 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 			e0 += tmp[k].len;
 		nb0 = (unsigned)((e0 > 0x1000 ? 0x1000 : e0) - (lin & 0xfff));
 	}
-	size_t sz = sizeof(struct blk) + n * sizeof(struct insn);
+	/* cached blocks end with a sentinel that chains to the next block */
+	size_t sz = sizeof(struct blk) + (n + 1) * sizeof(struct insn);
 	struct blk *b;
 	if (c->single_step) {
 		/* one instruction, used once: not cached */
@@ -1050,6 +1062,7 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 	b->mode = c->mode;
 	b->n = n;
 	b->dead = 0;
+	b->ends_branch = tmp[n - 1].end;
 	b->phys[0] = gpa0;
 	b->off[0] = lin & 0xfff;
 	uint64_t last_end = (lin & 0xfff);
@@ -1066,9 +1079,17 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 	}
 	b->hnext = NULL;
 	b->pnext[0] = b->pnext[1] = NULL;
+	b->succ[0] = b->succ[1] = NULL;
 	memcpy(b->insn, tmp, n * sizeof(struct insn));
-	if (!c->single_step)
+	if (!c->single_step) {
+		struct insn *e = &b->insn[n];
+		memset(e, 0, sizeof(*e));
+		e->fn = h_blk_end;
+		e->imm = (uint64_t)(uintptr_t)b;
+		e->rip = tmp[n - 1].rip;
+		e->disp = (tmp[n - 1].rip + tmp[n - 1].len) & rip_mask(c);
 		blk_register(vm, b);
+	}
 	c->stat_decoded += n;
 	return b;
 }
@@ -1126,9 +1147,10 @@ struct blk *blk_lookup(struct cpu *c)
 	if (!cpu_long64(c) && rip > c->seg[S_CS].limit)
 		cpu_gp0(c);
 	uint64_t gpa;
-	struct tlb_ent *e = &c->tlb[c->cpl == 3 ? TLB_USER : TLB_SUP][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_ent *e = &c->tlb[c->cpl == 3 ? TLB_USER : TLB_SUP][(lin >> 12) & TLB_MASK];
+	uint64_t tag = (lin & ~0xfffULL) | c->tlb_epoch;
 	uint8_t *host;
-	if (e->tag_x == (lin & ~0xfffULL)) {
+	if (e->tag_x == tag) {
 		gpa = e->gpa;
 		host = (uint8_t *)(e->addend + (lin & ~0xfffULL));
 	} else {
@@ -1138,9 +1160,9 @@ struct blk *blk_lookup(struct cpu *c)
 		int acc = ACC_X | (c->cpl == 3 ? ACC_USER : 0);
 		if (mmu_translate(c, lin, acc | ACC_NOSET, &w) &&
 		    (w.gpa & ~0xfffULL) != lapic_xapic_base(c)) {
-			if (e->tag_r != (lin & ~0xfffULL) && e->tag_w != (lin & ~0xfffULL))
+			if (e->tag_r != tag && e->tag_w != tag)
 				e->tag_r = e->tag_w = TLB_INVALID;
-			e->tag_x = lin & ~0xfffULL;
+			e->tag_x = tag;
 			e->addend = (uintptr_t)host - (lin & ~0xfffULL);
 			e->gpa = gpa;
 		}
@@ -1170,5 +1192,27 @@ struct blk *blk_lookup(struct cpu *c)
 	b = blk_build(c, rip, lin, gpa, host);
 	if (!c->single_step)
 		c->jc[j] = b;
+	return b;
+}
+
+/*
+ * The block after `prev` at the current RIP: one of prev's cached
+ * successors when still valid (same RIP, CS base and mode, alive, bytes
+ * verified this generation), else a full lookup that refreshes the cache.
+ */
+struct blk *blk_next(struct cpu *c, struct blk *prev)
+{
+	uint64_t rip = c->rip;
+	for (int k = 0; k < 2; k++) {
+		struct blk *s = prev->succ[k];
+		if (s && s->rip == rip && !s->dead && s->vgen == c->vm->run_gen &&
+		    s->cs_base == c->seg_ebase[S_CS] && s->mode == c->mode)
+			return s;
+	}
+	struct blk *b = blk_lookup(c);
+	if (!prev->dead && !c->single_step) {
+		prev->succ[1] = prev->succ[0];
+		prev->succ[0] = b;
+	}
 	return b;
 }

@@ -63,6 +63,9 @@ H(h_xsaveopt); H(h_xsavec); H(h_xsaves); H(h_xrstors);
 
 #undef H
 
+/* exec_fast.c: a specialised handler for a decoded instruction, or NULL */
+insn_fn fast_select(struct cpu *c, struct insn *i);
+
 /* shared helpers */
 uint64_t alu_op(struct cpu *c, int op, int sz, uint64_t a, uint64_t b);
 void cpu_jump(struct cpu *c, uint64_t target);

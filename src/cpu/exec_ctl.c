@@ -325,6 +325,7 @@ static void rep_begin(struct cpu *c, const struct insn *i, struct rep *r, int sz
 static bool rep_next(struct cpu *c, const struct insn *i, struct rep *r)
 {
 	r->done++;
+	c->rep_done = r->done;
 	io_retire(c);
 	if (!r->rep)
 		return false;
@@ -343,8 +344,8 @@ static bool rep_next(struct cpu *c, const struct insn *i, struct rep *r)
 
 static void rep_end(struct cpu *c, struct rep *r)
 {
+	c->rep_done = 0;
 	if (r->done > 1) {
-		c->icount += r->done - 1;
 		c->clock += r->done - 1;
 	}
 }
@@ -376,9 +377,8 @@ H(h_movs)
 		if (r.rep && r.step > 0 && r.cnt > 1) {
 			uint64_t sl = seg_lin(c, i->seg, si_ea(c, &r), sz, ACC_R);
 			uint64_t dl = seg_lin(c, S_ES, di_ea(c, &r), sz, ACC_W);
-			struct tlb_ent *se = &c->tlb_cur[(sl >> 12) & (TLB_SIZE - 1)];
-			struct tlb_ent *de = &c->tlb_cur[(dl >> 12) & (TLB_SIZE - 1)];
-			if (se->tag_r == (sl & ~0xfffULL) && de->tag_w == (dl & ~0xfffULL)) {
+			uintptr_t hs = tlb_host_r(c, sl, sz), hd = tlb_host_w(c, dl, sz);
+			if (hs && hd) {
 				uint64_t n = r.cnt - 1;
 				uint64_t sroom = (0x1000 - (sl & 0xfff)) / sz;
 				uint64_t droom = (0x1000 - (dl & 0xfff)) / sz;
@@ -389,9 +389,13 @@ H(h_movs)
 				uint64_t sm = c->gpr[R_SI] & r.m, dm = c->gpr[R_DI] & r.m;
 				if (sm + n * sz > r.m || dm + n * sz > r.m)
 					n = 0;
+				/* the whole run must pass the segment checks */
+				if (!((c->seg_fast >> i->seg) & 1) || !((c->seg_fast_w >> S_ES) & 1) ||
+				    sm + n * sz > c->seg_elim[i->seg] || dm + n * sz > c->seg_elim[S_ES])
+					n = 0;
 				if (n > 1) {
-					uint8_t *s = (uint8_t *)(se->addend + sl);
-					uint8_t *d = (uint8_t *)(de->addend + dl);
+					uint8_t *s = (uint8_t *)hs;
+					uint8_t *d = (uint8_t *)hd;
 					size_t bytes = n * sz;
 					if (d >= s + bytes || s >= d + bytes || d < s) {
 						memmove(d, s, bytes);
@@ -404,7 +408,8 @@ H(h_movs)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					c->rep_done = r.done;
+					/* the last element of this round goes the normal way */
 				}
 			}
 		}
@@ -427,8 +432,8 @@ H(h_stos)
 	do {
 		if (r.rep && r.step > 0 && r.cnt > 1) {
 			uint64_t dl = seg_lin(c, S_ES, di_ea(c, &r), sz, ACC_W);
-			struct tlb_ent *de = &c->tlb_cur[(dl >> 12) & (TLB_SIZE - 1)];
-			if (de->tag_w == (dl & ~0xfffULL)) {
+			uintptr_t hd = tlb_host_w(c, dl, sz);
+			if (hd) {
 				uint64_t n = r.cnt - 1;
 				uint64_t droom = (0x1000 - (dl & 0xfff)) / sz;
 				uint64_t lim = r.room > r.done + 1 ? r.room - r.done - 1 : 0;
@@ -436,8 +441,11 @@ H(h_stos)
 				if (n > lim) n = lim;
 				if ((c->gpr[R_DI] & r.m) + n * sz > r.m)
 					n = 0;
+				if (!((c->seg_fast_w >> S_ES) & 1) ||
+				    (c->gpr[R_DI] & r.m) + n * sz > c->seg_elim[S_ES])
+					n = 0;
 				if (n > 1) {
-					uint8_t *d = (uint8_t *)(de->addend + dl);
+					uint8_t *d = (uint8_t *)hd;
 					if (sz == 1)
 						memset(d, (int)v, n);
 					else
@@ -447,7 +455,7 @@ H(h_stos)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					c->rep_done = r.done;
 				}
 			}
 		}
@@ -497,6 +505,7 @@ H(h_cmps)
 		adv(c, R_DI, &r);
 		if (rep_cmp_stop(i, a, b)) {
 			r.done++;
+			c->rep_done = r.done;
 			io_retire(c);
 			if (r.rep) {
 				r.cnt = (r.cnt - 1) & r.m;
@@ -524,6 +533,7 @@ H(h_scas)
 		adv(c, R_DI, &r);
 		if (rep_cmp_stop(i, a, b)) {
 			r.done++;
+			c->rep_done = r.done;
 			io_retire(c);
 			if (r.rep) {
 				r.cnt = (r.cnt - 1) & r.m;

@@ -40,6 +40,7 @@ H(h_hlt)
 	c->rip = next_rip(i);
 	c->halted = true;
 	c->mp_state = KVM_MP_STATE_HALTED;
+	c->brk |= BRK_EVENT;	/* leave the block loop: the vCPU waits now */
 }
 
 static int iopl(const struct cpu *c)

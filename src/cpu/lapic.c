@@ -160,6 +160,13 @@ void lapic_reset(struct cpu *c, bool init)
 	reset_regs(a, (uint32_t)c->id);
 	if (x2apic(a))
 		wr(a, APIC_ID, (uint32_t)c->id);
+	/*
+	 * The BSP's LINT0 comes out of reset as ExtINT, unmasked, so the
+	 * 8259's interrupts reach it as firmware would leave it (QEMU's
+	 * apic_reset_common, KVM's LINT0_REENABLED quirk).
+	 */
+	if (c->id == 0)
+		wr(a, APIC_LVT0, 0x700);
 	c->msr.tsc_deadline = 0;
 }
 
@@ -266,48 +273,54 @@ bool lapic_accept_pic(const struct cpu *c)
 }
 
 /* accept a fixed / lowest-priority interrupt into IRR */
-static void accept_irq(struct lapic *a, int vec, bool level)
+/* true if the interrupt was accepted into the IRR */
+static bool accept_irq(struct lapic *a, int vec, bool level)
 {
 	if (vec < 16) {
 		wr(a, APIC_ESR, rd(a, APIC_ESR) | 0x40);	/* received illegal vector */
-		return;
+		return false;
 	}
 	if (!sw_enabled(a))
-		return;
+		return false;
 	bit_set(a, APIC_IRR, vec, true);
 	bit_set(a, APIC_TMR, vec, level);
 	kick(a);
+	return true;
 }
 
-static void deliver_to(struct cpu *t, int delivery, int vec, bool level, bool trig_level)
+/* returns 1 if the target accepted the message (KVM_SIGNAL_MSI counts them) */
+static int deliver_to(struct cpu *t, int delivery, int vec, bool level, bool trig_level)
 {
 	struct lapic *a = t->apic;
 	switch (delivery) {
 	case 0: case 1:		/* fixed, lowest priority */
-		accept_irq(a, vec, trig_level);
-		break;
+		if (trig_level && !level)
+			return 0;	/* a level de-assert message carries no interrupt */
+		return accept_irq(a, vec, trig_level);
 	case 2:			/* SMI */
 		t->evt.smi_pending = true;
 		kick(a);
-		break;
-	case 4:			/* NMI */
-		if (t->evt.nmi_pending < 2)
+		return 1;
+	case 4:			/* NMI: one may latch while blocked (SDM 6.7.1) */
+		if (t->evt.nmi_pending < ((t->evt.nmi_masked || t->evt.nmi_injected) ? 1 : 2))
 			t->evt.nmi_pending++;
 		kick(a);
-		break;
+		return 1;
 	case 5:			/* INIT (level de-assert is ignored) */
 		if (!trig_level || level) {
 			t->init_pending = true;
+			t->sipi_pending = false;	/* an earlier SIPI is superseded */
 			kick(a);
+			return 1;
 		}
-		break;
+		return 0;
 	case 6:			/* start-up */
 		t->sipi_vector = (uint8_t)vec;
 		t->sipi_pending = true;
 		kick(a);
-		break;
-	case 7:			/* ExtINT: only from the PIC, through LINT0 */
-		break;
+		return 1;
+	default:		/* ExtINT: only from the PIC, through LINT0 */
+		return 0;
 	}
 }
 
@@ -336,10 +349,11 @@ static bool match_phys(const struct lapic *a, uint32_t dest)
 	return dest == 0xff || dest == apic_id(a);
 }
 
-void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
-		int shorthand, int delivery, int vec, bool level, bool trig_level)
+int lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
+	       int shorthand, int delivery, int vec, bool level, bool trig_level)
 {
 	struct cpu *lowest = NULL;
+	int accepted = 0;
 	uint32_t lowest_ppr = 0x100;
 
 	for (int k = 0; k < vm->nvcpus; k++) {
@@ -371,19 +385,20 @@ void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
 			}
 			continue;
 		}
-		deliver_to(t, delivery, vec, level, trig_level);
+		accepted += deliver_to(t, delivery, vec, level, trig_level);
 	}
 	if (lowest)
-		deliver_to(lowest, 1, vec, level, trig_level);
+		accepted += deliver_to(lowest, 1, vec, level, trig_level);
+	return accepted;
 }
 
-void lapic_msi(struct vm *vm, uint64_t addr, uint32_t data)
+int lapic_msi(struct vm *vm, uint64_t addr, uint32_t data)
 {
 	uint32_t dest = (uint32_t)((addr >> 12) & 0xff) | (uint32_t)((addr >> 32) & 0xffffff00);
 	bool logical = addr & 4;
 	int delivery = (data >> 8) & 7;
-	lapic_send(vm, NULL, dest, logical, 0, delivery, data & 0xff, (data >> 14) & 1,
-		   (data >> 15) & 1);
+	return lapic_send(vm, NULL, dest, logical, 0, delivery, data & 0xff, (data >> 14) & 1,
+			  (data >> 15) & 1);
 }
 
 static void send_icr(struct lapic *a, uint32_t lo, uint32_t hi)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 static uint32_t dbg_read(void *opaque, uint16_t port, int size)
 {
@@ -82,6 +83,32 @@ static void misc_write(void *opaque, uint16_t port, int size, uint32_t v)
 	}
 }
 
+/* snapshot section "dev:misc" v1: shutdown-port progress, ports 0x92 and 0x61 */
+static void misc_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	(void)opaque;
+	snap_put_u8(b, (uint8_t)m->dev->shutdown_len);
+	snap_put_u8(b, m->dev->port92);
+	snap_put_u8(b, m->dev->port61);
+}
+
+static int misc_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		     char *err, size_t errlen)
+{
+	(void)opaque;
+	(void)version;
+	uint8_t len = snap_get_u8(in), p92 = snap_get_u8(in), p61 = snap_get_u8(in);
+	/* shutdown_len indexes "Shutdown": 0..7 */
+	if (!snap_in_done(in) || len > 7 || (p92 & 1) || (p61 & ~0x0f)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	m->dev->shutdown_len = len;
+	m->dev->port92 = p92;
+	m->dev->port61 = p61;
+	return 0;
+}
+
 void dev_misc_init(struct machine *m)
 {
 	if (m->cfg.debug_exit)
@@ -93,4 +120,5 @@ void dev_misc_init(struct machine *m)
 	machine_register_pio(m, 0x61, 1, m, misc_read, misc_write);
 	machine_register_pio(m, 0x64, 1, m, misc_read, misc_write);
 	machine_register_pio(m, 0xcf9, 1, m, misc_read, misc_write);
+	snapshot_register(m, "misc", 1, m, misc_save, misc_load);
 }

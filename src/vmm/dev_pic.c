@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 static uint32_t pic_read(void *opaque, uint16_t port, int size)
 {
@@ -77,9 +78,55 @@ int pic_ack(struct machine *m)
 	return -1;
 }
 
+/* snapshot section "dev:pic" v1: both 8259s */
+static void pic_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	(void)opaque;
+	for (int k = 0; k < 2; k++) {
+		const struct pic8259 *p = &m->dev->pic[k];
+		const uint8_t r[13] = { p->irr, p->imr, p->isr, p->icw_step, p->icw[0], p->icw[1],
+					p->icw[2], p->icw[3], p->base, p->read_isr, p->elcr,
+					p->lines, p->prio_add };
+		snap_put_bytes(b, r, sizeof(r));
+		snap_put_u8(b, p->auto_eoi);
+		snap_put_u8(b, p->special_mask);
+		snap_put_u8(b, p->poll);
+	}
+}
+
+static int pic_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		    char *err, size_t errlen)
+{
+	struct pic8259 pic[2];
+	(void)opaque;
+	(void)version;
+	memset(pic, 0, sizeof(pic));
+	for (int k = 0; k < 2; k++) {
+		struct pic8259 *p = &pic[k];
+		uint8_t r[13];
+		snap_get_bytes(in, r, sizeof(r));
+		p->irr = r[0]; p->imr = r[1]; p->isr = r[2]; p->icw_step = r[3];
+		memcpy(p->icw, r + 4, 4);
+		p->base = r[8]; p->read_isr = r[9]; p->elcr = r[10]; p->lines = r[11];
+		p->prio_add = r[12];
+		p->auto_eoi = snap_get_bool(in);
+		p->special_mask = snap_get_bool(in);
+		p->poll = snap_get_bool(in);
+		if (p->icw_step > 3 || p->read_isr > 1 || p->prio_add > 7)
+			in->bad = true;
+	}
+	if (!snap_in_done(in)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	memcpy(m->dev->pic, pic, sizeof(pic));
+	return 0;
+}
+
 void dev_pic_init(struct machine *m)
 {
 	memset(m->dev->pic, 0, sizeof(m->dev->pic));
 	machine_register_pio(m, 0x20, 2, m, pic_read, pic_write);
 	machine_register_pio(m, 0xa0, 2, m, pic_read, pic_write);
+	snapshot_register(m, "pic", 1, m, pic_save, pic_load);
 }

@@ -266,6 +266,18 @@ void set_idt_entry(int vec, void *addr, int sel, int dpl, int type, int ist)
 	idt[vec].rsvd = 0;
 }
 
+void set_idt_raw(int vec, uint64_t lo, uint64_t hi)
+{
+	memcpy(&idt[vec], &lo, 8);
+	memcpy((uint8_t *)&idt[vec] + 8, &hi, 8);
+}
+
+void get_idt_raw(int vec, uint64_t *lo, uint64_t *hi)
+{
+	memcpy(lo, &idt[vec], 8);
+	memcpy(hi, (uint8_t *)&idt[vec] + 8, 8);
+}
+
 void set_handler(int vec, exc_handler h)
 {
 	handlers[vec] = h;
@@ -285,13 +297,20 @@ void exc_dispatch(struct exc_frame *f);
 void exc_dispatch(struct exc_frame *f)
 {
 	int v = (int)f->vector;
-	if (exc_fixup_rip) {
+	if (exc_fixup_rip && v < 32 && v != 2) {	/* exceptions only */
 		exc_last.vector = v;
 		exc_last.error_code = f->error_code;
 		exc_last.rip = f->rip;
 		exc_last.rflags = f->rflags;
 		exc_last.rsp = f->rsp;
 		exc_last.cr2 = read_cr2();
+		exc_last.cs = f->cs;
+		exc_last.ss = f->ss;
+		if (v == 1) {
+			exc_last.dr6 = read_dr6();
+			exc_last.dr7 = read_dr7();
+			f->rflags &= ~0x100ULL;	/* stop single-stepping */
+		}
 		exc_last.count++;
 		f->rip = exc_fixup_rip;
 		exc_fixup_rip = 0;
@@ -410,6 +429,7 @@ void *alloc_page(void)
 	return alloc_pages(1);
 }
 
+int main(int argc, char **argv);
 void guest_start(void);
 void guest_start(void)
 {
