@@ -333,11 +333,13 @@ H(h_fist_m16) { do_fist(c, i, 2, reg_field(i) == 3, false); }
 H(h_fist_m32) { do_fist(c, i, 4, reg_field(i) == 3, false); }
 H(h_fistp_m64) { do_fist(c, i, 8, true, false); }
 
-/* FISTTP (SSE3): truncating store and pop */
+/* FISTTP (SSE3): truncating store and pop; a reserved encoding without SSE3 */
 H(h_fisttp)
 {
-	if (!HAS(c, FEAT_SSE3))
+	if (!HAS(c, FEAT_SSE3)) {
+		x_nm(c);
 		cpu_ud(c);
+	}
 	int op = i->op & 0xff;
 	do_fist(c, i, op == 0xdf ? 2 : op == 0xdb ? 4 : 8, true, true);
 }

@@ -173,8 +173,45 @@ static void test_real(void)
 	vmt_destroy(&t);
 }
 
+/* FISTTP needs SSE3; without it DB/DD/DF /1 is reserved: #UD (#NM first) */
+static void test_fisttp_sse3(void)
+{
+	static const uint8_t code[] = {
+		0xdb, 0xe3,				/* fninit */
+		0xd9, 0xe8,				/* fld1 */
+		0xdd, 0x0d, 0x00, 0x00, 0x20, 0x00,	/* fisttp qword [0x200000] */
+		0xf4,
+	};
+	for (int k = 0; k < 2; k++) {
+		struct vmt t;
+		vmt_cpu_model = k ? "intel,-pni" : "intel";
+		int r = vmt_init_mode(&t, NV_ENGINE_EMU, 4 << 20, 32);
+		vmt_cpu_model = NULL;
+		if (r < 0) {
+			tap_ok(false, "VM for the FISTTP test");
+			return;
+		}
+		vmt_write(&t, VMT_CODE, code, sizeof(code));
+		uint64_t junk = 0x5555;
+		vmt_write(&t, 0x200000, &junk, 8);
+		struct kvm_regs regs;
+		memset(&regs, 0, sizeof(regs));
+		vmt_run(&t, VMT_CODE, &regs);
+		uint64_t v;
+		memcpy(&v, vmt_ptr(&t, 0x200000), 8);
+		if (k)
+			tap_ok(vmt_exception(&t) == 6 && v == 0x5555,
+			       "FISTTP without SSE3: #UD (vector %d)", vmt_exception(&t));
+		else
+			tap_ok(vmt_exception(&t) < 0 && v == 1, "FISTTP with SSE3 stores 1 (%llu)",
+			       (unsigned long long)v);
+		vmt_destroy(&t);
+	}
+}
+
 int main(void)
 {
+	test_fisttp_sse3();
 	test_power_on();
 	test_pm32();
 	test_real();
