@@ -6,6 +6,7 @@
  * FCOMI/FUCOMI.
  */
 #include "libguest.h"
+#include "util.h"
 
 #define CR0_MP (1ULL << 1)
 #define CR0_EM (1ULL << 2)
@@ -207,6 +208,63 @@ static void test_fcomi(void)
 	CHECK_EQ((sw >> 11) & 7, 7, "FCOMIP pops once");
 }
 
+/* page faults on x87 memory operands: all or nothing, state unchanged */
+static void test_faults(void)
+{
+	uint8_t *pg = alloc_pages(2);
+	uint64_t ro = (uint64_t)pg + 4096;
+	uint64_t *pte = pte_4k(ro);
+	struct env32 before, after;
+	uint64_t rip;
+	uint16_t sw;
+
+	set_cr0_bits(1ULL << 16, 0);	/* CR0.WP: supervisor writes honour R/W */
+	*pte &= ~2ULL;
+	invlpg(ro);
+	memset(pg, 0xaa, 4096);
+
+	asm volatile("fninit\n\tfld1\n\tfldpi\n\tfnstenv %0\n\tfldcw %0" : "=m"(before));
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "lea 2f(%%rip), %0\n\t2: fstpl (%1)\n\t1:"
+		     : "=&r"(rip) : "r"(ro) : "memory");
+	asm volatile("fnstenv %0\n\tfldcw %0" : "=m"(after));
+	report(exc_last.vector == 14 && exc_last.rip == rip && (exc_last.error_code & 3) == 3,
+	       "FSTP m64 to a read-only page: #PF (vector %d, error %#llx)", exc_last.vector,
+	       (unsigned long long)exc_last.error_code);
+	report(!memcmp(&before, &after, sizeof(before)),
+	       "the faulting FSTP left FSW, tags, FIP, FOP and FDP alone");
+
+	/* 10- and 108-byte stores straddling into the read-only page */
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "fstpt (%0)\n\t1:" :: "r"(ro - 4) : "memory");
+	report(exc_last.vector == 14 && pg[4092] == 0xaa,
+	       "FSTP m80 across into a read-only page: #PF, nothing written (vector %d)",
+	       exc_last.vector);
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "fnsave (%0)\n\t1:" :: "r"(ro - 50) : "memory");
+	asm volatile("fnstsw %0" : "=m"(sw));
+	report(exc_last.vector == 14 && pg[4096 - 50] == 0xaa && ((sw >> 11) & 7) == 6,
+	       "FNSAVE across into a read-only page: #PF, nothing written, no FNINIT");
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "fbstp (%0)\n\t1:" :: "r"(ro - 2) : "memory");
+	asm volatile("fnstsw %0" : "=m"(sw));
+	report(exc_last.vector == 14 && pg[4094] == 0xaa && ((sw >> 11) & 7) == 6,
+	       "FBSTP across into a read-only page: #PF, no pop");
+
+	/* a load from a non-present page pushes nothing */
+	*pte &= ~1ULL;
+	invlpg(ro);
+	exc_clear();
+	asm volatile(ASM_TRY("1f") "fldt (%0)\n\t1:" :: "r"(ro) : "memory");
+	asm volatile("fnstsw %0" : "=m"(sw));
+	report(exc_last.vector == 14 && !(exc_last.error_code & 1) && ((sw >> 11) & 7) == 6,
+	       "FLD m80 from a non-present page: #PF, no push");
+	*pte |= 3;
+	invlpg(ro);
+	asm volatile("fninit");
+	set_cr0_bits(0, 1ULL << 16);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -215,6 +273,7 @@ int main(int argc, char **argv)
 	test_nm();
 	test_mf();
 	test_fcomi();
+	test_faults();
 	write_cr0(cr0_base);
 	return report_summary();
 }
