@@ -459,6 +459,11 @@ static void gen_case(struct xcase *x, const struct grp *g)
 	emit(x, &fl, 4);
 	emit(x, (uint8_t[]){ 0x9d, 0xdd, 0x27 }, 3);	/* popfq; frstor (%rdi) */
 	x->insn_off = x->len;
+	if (pct(8)) {
+		/* a segment prefix: FIP points at it, FOP does not include it */
+		static const uint8_t segp[] = { 0x26, 0x2e, 0x36, 0x3e };
+		emit(x, &segp[rn(4)], 1);
+	}
 	if (g->o16)
 		emit(x, (uint8_t[]){ 0x66 }, 1);
 	uint8_t modrm;
