@@ -216,9 +216,10 @@ static inline bool is_nan(int cls)
 }
 
 /*
- * Two NaN operands (SDM Vol. 1 Table 4-7): an SNaN and a QNaN give the
- * QNaN; two of a kind give the one with the larger significand; equal
- * significands give the positive one... (see fx_nan2 for the measured rule).
+ * NaN operands (SDM Vol. 1 Table 4-7): one NaN is returned quieted; an SNaN
+ * and a QNaN give the QNaN; two of a kind give the one with the larger
+ * significand (compared quieted), equal significands the positive one (as
+ * measured).  An SNaN raises IE.
  */
 struct fx80 fx_nan2(struct fxenv *e, struct fx80 a, struct fx80 b)
 {

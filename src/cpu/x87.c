@@ -215,12 +215,9 @@ static void st_commit(struct cpu *c, const struct insn *i, struct fxenv *e, bool
 		x_pop(c);
 }
 
-/* ST(0) empty: IE + SF, the indefinite is stored if masked */
-static bool st_underflow(struct cpu *c, const struct insn *i, struct fxenv *e)
+/* ST(0) empty: IE + SF; the indefinite is stored if IE is masked */
+static bool st_underflow(const struct cpu *c)
 {
-	(void)i;
-	e->ex = FX_IE;
-	e->up = false;
 	return c->fpu.fcw & FX_IE;
 }
 
@@ -239,7 +236,7 @@ H(h_fst_m32)
 	struct fxenv e;
 	x_env(c, &e);
 	if (x_empty(c, 0)) {
-		bool st = st_underflow(c, i, &e);
+		bool st = st_underflow(c);
 		if (st)
 			op_st(c, i, 4, 0xffc00000U);
 		st_done_underflow(c, i, pop, st);
@@ -276,7 +273,7 @@ H(h_fst_m64)
 	}
 	x_env(c, &e);
 	if (x_empty(c, 0)) {
-		bool st = st_underflow(c, i, &e);
+		bool st = st_underflow(c);
 		if (st)
 			op_st(c, i, 8, 0xfff8000000000000ULL);
 		st_done_underflow(c, i, pop, st);
@@ -295,7 +292,7 @@ H(h_fstp_m80)
 	struct fxenv e;
 	x_env(c, &e);
 	if (x_empty(c, 0)) {
-		bool st = st_underflow(c, i, &e);
+		bool st = st_underflow(c);
 		if (st) {
 			struct fx80 n = fx_indefinite();
 			m_st80(c, i, n.mant, n.se);
@@ -316,7 +313,7 @@ static void do_fist(struct cpu *c, const struct insn *i, int bytes, bool pop, bo
 	x_env(c, &e);
 	int64_t indef = (int64_t)(~0ULL << (bytes * 8 - 1));
 	if (x_empty(c, 0)) {
-		bool st = st_underflow(c, i, &e);
+		bool st = st_underflow(c);
 		if (st)
 			op_st(c, i, bytes, (uint64_t)indef);
 		st_done_underflow(c, i, pop, st);
@@ -353,7 +350,7 @@ H(h_fbstp)
 	uint64_t lo;
 	uint16_t hi;
 	if (x_empty(c, 0)) {
-		bool st = st_underflow(c, i, &e);
+		bool st = st_underflow(c);
 		if (st)
 			m_st80(c, i, 0xc000000000000000ULL, 0xffff);
 		st_done_underflow(c, i, true, st);
