@@ -231,7 +231,7 @@ bool fx_trig(struct fxenv *e, struct fx80 x, int op, struct fx80 *r1, struct fx8
 /* 128 / 64 -> 64 division; the caller guarantees the quotient fits */
 static inline uint64_t fx_div128(uint64_t nh, uint64_t nl, uint64_t d, uint64_t *rem)
 {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(FX_GENERIC)	/* FX_GENERIC: test the portable path */
 	uint64_t q, r;
 	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"(nl), "d"(nh), "rm"(d));
 	*rem = r;
