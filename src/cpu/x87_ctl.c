@@ -137,7 +137,7 @@ static int env_load(struct cpu *c, const uint8_t *b, bool o32)
 			f->fcs = get16(b + 8);
 			f->fdp = get16(b + 10);
 			f->fds = get16(b + 12);
-			f->fop = 0;
+			f->fop = 0;	/* no FOP in this layout: cleared (measured) */
 		}
 	} else {
 		f->fcw = fcw_load(get16(b + 0));
