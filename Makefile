@@ -48,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
-.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse fuzz-snapshot fuzz-diff-x87
+.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse fuzz-snapshot fuzz-decode
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
 
 $(O)/%.o: %.c
@@ -122,18 +122,65 @@ fuzz-diff-sse: $(O)/tests/unit/diff_sse
 		grep -v '^ok' $(O)/fuzz-diff-sse.log; exit $$st
 
 # the snapshot reader (tests/fuzz/snapshot.sh): libFuzzer or a mutation fuzzer, ASan+UBSan
-fuzz: fuzz-snapshot
+fuzz: fuzz-snapshot fuzz-decode
 fuzz-snapshot:
 	@bash tests/fuzz/snapshot.sh
 
-# Long differential run of the x87 against the host FPU (x86-64 hosts):
-#   make fuzz-diff-x87 X87_ITERS=50000 X87_SEED=1234   (cases per group, seed)
-X87_ITERS ?= 20000
-X87_SEED ?= $(shell date +%s)
+# ---- long randomized runs -----------------------------------------------------
+# make fuzz [FUZZ_TIME=s]: libFuzzer on the decoder (tests/fuzz/), built with
+# clang -fsanitize=fuzzer,address,undefined in build-fuzz/; the corpus stays
+# in build-fuzz/corpus-decode.  Needs clang with libFuzzer (Debian: clang-14).
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Iinclude -Isrc -Itests/unit/lib -Wno-unused-parameter \
+	-fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+build-fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/lib/vmt.c $(LIB_SRC) $(wildcard src/*/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_decode.c tests/unit/lib/vmt.c $(LIB_SRC) $(LDLIBS)
+fuzz-decode:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found (apt-get install clang)"; exit 1; }
+	$(MAKE) build-fuzz/fuzz_decode
+	@mkdir -p build-fuzz/corpus-decode
+	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_TIME) -max_len=65 -timeout=10 \
+		-rss_limit_mb=4096 build-fuzz/corpus-decode
+
+# make fuzz-diff [FUZZ_ITERS=n] [FUZZ_SEED=s] [FUZZ_RUNS=k]: the native-vs-nestvm
+# differential tests with many more cases, k seeds from s on.  An umbrella:
+# add your own with "fuzz-diff: fuzz-diff-NAME" and a recipe reading the same
+# variables.
+FUZZ_ITERS ?= 5000
+FUZZ_SEED ?= 1
+FUZZ_RUNS ?= 4
+fuzz-diff: fuzz-diff-int fuzz-diff-decode fuzz-diff-sse
+.PHONY: fuzz-diff-int fuzz-diff-decode
+fuzz-diff-decode: $(O)/tests/unit/decode_diff
+	@for k in $$(seq 0 $$(($(FUZZ_RUNS) - 1))); do \
+		s=$$(($(FUZZ_SEED) + k)); \
+		echo "decode_diff: seed $$s, $(FUZZ_ITERS) sequences per mode"; \
+		out=$$(DEC_SEED=$$s DEC_ITERS=$(FUZZ_ITERS) $<); st=$$?; \
+		printf '%s\n' "$$out" | grep -v '^ok'; \
+		[ $$st -eq 0 ] || exit 1; \
+	done
+fuzz-diff-int: $(O)/tests/unit/diff_int
+	@for k in $$(seq 0 $$(($(FUZZ_RUNS) - 1))); do \
+		s=$$(($(FUZZ_SEED) + k)); \
+		echo "diff_int: seed $$s, $(FUZZ_ITERS) iterations"; \
+		out=$$(DIFF_SEED=$$s DIFF_ITERS=$(FUZZ_ITERS) $<); st=$$?; \
+		printf '%s\n' "$$out" | grep -v '^ok'; \
+		[ $$st -eq 0 ] || exit 1; \
+	done
+
+# the x87 against the host FPU: FUZZ_ITERS cases per instruction group
+.PHONY: fuzz-diff-x87
+fuzz-diff: fuzz-diff-x87
 fuzz-diff-x87: $(O)/tests/unit/diff_x87
-	X87_ITERS=$(X87_ITERS) X87_SEED=$(X87_SEED) X87_SHOW=5 \
-		$(O)/tests/unit/diff_x87 > $(O)/fuzz-diff-x87.log; st=$$?; \
-		grep -v '^ok' $(O)/fuzz-diff-x87.log; exit $$st
+	@for k in $$(seq 0 $$(($(FUZZ_RUNS) - 1))); do \
+		s=$$(($(FUZZ_SEED) + k)); \
+		echo "diff_x87: seed $$s, $(FUZZ_ITERS) cases per group"; \
+		out=$$(X87_SEED=$$s X87_ITERS=$(FUZZ_ITERS) X87_SHOW=5 $<); st=$$?; \
+		printf '%s\n' "$$out" | grep -v '^ok'; \
+		[ $$st -eq 0 ] || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz

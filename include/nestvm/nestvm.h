@@ -85,7 +85,10 @@ unsigned int nv_vcpu_id(const struct nv_vcpu *vcpu);
 /*
  * KVM_RUN.  Returns 0 with run->exit_reason set, or a negative errno.
  * -EINTR with KVM_EXIT_INTR means the instruction budget ran out (emulator)
- * or a signal arrived (KVM), as KVM_RUN reports a signal.
+ * or a signal arrived (KVM), as KVM_RUN reports a signal.  The emulator also
+ * returns it when the guest delivers exceptions over and over without
+ * retiring an instruction (a handler that faults at once), so a hostile
+ * guest cannot keep nv_run from returning; calling nv_run again resumes.
  */
 int nv_run(struct nv_vcpu *vcpu);
 

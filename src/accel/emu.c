@@ -11,6 +11,7 @@
 #include "../cpu/cpu.h"
 #include "../cpu/lapic.h"
 #include "../cpu/fpu.h"
+#include "../cpu/jit.h"
 
 #define RUN_PAGE_SIZE 8192
 
@@ -46,6 +47,7 @@ static void emu_destroy_vm(struct nv_vm *nv)
 		free(vm->slots[s].code);
 		free(vm->slots[s].blocks);
 	}
+	jit_destroy(vm);
 	free(vm->arena);
 	free(vm->bhash);
 	free(vm);

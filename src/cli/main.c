@@ -237,18 +237,27 @@ static void parse_accel(const char *s, struct config *c, bool machine_opt)
 				die("-machine: only the 'pc' machine is available, not '%s'", tok);
 			continue;
 		}
-		/* accel lists like "kvm:tcg": the first one */
-		char first[32];
-		snprintf(first, sizeof(first), "%s", val);
-		char *colon = strchr(first, ':');
-		if (colon)
-			*colon = 0;
-		if (!strcmp(first, "tcg"))
-			c->engine = NV_ENGINE_EMU;
-		else if (!strcmp(first, "kvm"))
-			c->engine = NV_ENGINE_KVM;
-		else
-			die("unknown accelerator '%s' (tcg or kvm)", first);
+		/* accel lists like "kvm:tcg": the first that works (QEMU) */
+		char list[64];
+		snprintf(list, sizeof(list), "%s", val);
+		char *save2 = NULL;
+		int n = 0;
+		for (char *a = strtok_r(list, ":", &save2); a; a = strtok_r(NULL, ":", &save2)) {
+			enum nv_engine e;
+			if (!strcmp(a, "tcg"))
+				e = NV_ENGINE_EMU;
+			else if (!strcmp(a, "kvm"))
+				e = NV_ENGINE_KVM;
+			else
+				die("unknown accelerator '%s' (tcg or kvm)", a);
+			if (n == 0)
+				c->engine = e;
+			else if (n == 1)
+				c->engine_fallback = e, c->has_fallback = true;
+			n++;
+		}
+		if (!n)
+			die("empty accelerator list");
 	}
 }
 
@@ -435,7 +444,17 @@ int main(int argc, char **argv)
 	}
 	if (machine_init(&m, &c) < 0) {
 		machine_destroy(&m);
-		return 2;
+		if (!c.has_fallback)
+			return 2;
+		/* QEMU's -accel kvm:tcg: fall back to the next accelerator */
+		fprintf(stderr, "%s: falling back to %s\n", prog,
+			c.engine_fallback == NV_ENGINE_KVM ? "kvm" : "tcg");
+		c.engine = c.engine_fallback;
+		c.has_fallback = false;
+		if (machine_init(&m, &c) < 0) {
+			machine_destroy(&m);
+			return 2;
+		}
 	}
 	m.serial_out = serial;
 	m.dev->com1.out = serial;

@@ -15,6 +15,7 @@
 #include "exec.h"
 #include "lapic.h"
 #include "mem.h"
+#include "jit.h"
 
 enum { JMP_NONE, JMP_FAULT, JMP_EXIT };
 
@@ -87,6 +88,9 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 	uint64_t old = c->cr0;
 	if (v >> 32)
 		cpu_gp0(c);
+	/* reserved bits 28:19, 17, 15:6 are ignored and read as 0 (SDM 2.5) */
+	v &= CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM |
+	     CR0_NW | CR0_CD | CR0_PG;
 	v |= CR0_ET;
 	if ((v & CR0_PG) && !(v & CR0_PE))
 		cpu_gp0(c);
@@ -369,17 +373,19 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
  * account for the block, then chain straight into the next one unless the
  * run must stop or the boundary checks of cpu_run are needed.
  */
-void h_blk_end(struct cpu *c, const struct insn *i)
+/* after a block is accounted for: chain to the next one, or stop */
+void blk_chain(struct cpu *c, struct blk *b)
 {
-	struct blk *b = (struct blk *)(uintptr_t)i->imm;
-
-	c->cur = NULL;
-	c->clock += b->n;
-	if (!b->ends_branch)
-		c->rip = i->disp;	/* the RIP after the block */
 	if (unlikely(c->evt.shadow_next | c->io_nresp) || c->clock >= c->stop_at) {
 		c->brk |= BRK_BLKEND;
 		return;
+	}
+	if (unlikely(++b->hot == c->vm->jit_threshold) && !b->jit && !c->vm->jit_off) {
+		b->jit = jit_compile(c, b);
+		if (c->brk) {	/* the code buffer was full: everything was flushed */
+			c->brk |= BRK_BLKEND;
+			return;
+		}
 	}
 	struct blk *nb = c->rip == b->rip ? b : blk_next(c, b);
 	if (unlikely(c->clock + nb->n > c->stop_at || c->brk)) {
@@ -391,21 +397,38 @@ void h_blk_end(struct cpu *c, const struct insn *i)
 	c->brk = BRK_CHAIN;
 }
 
+void h_blk_end(struct cpu *c, const struct insn *i)
+{
+	struct blk *b = (struct blk *)(uintptr_t)i->imm;
+
+	c->cur = NULL;
+	c->clock += b->n;
+	if (!b->ends_branch)
+		c->rip = i->disp;	/* the RIP after the block */
+	blk_chain(c, b);
+}
+
 /* run blocks chained by their sentinels; b->n must fit the stop time */
 static void exec_chain(struct cpu *c, struct blk *b)
 {
 	const struct insn *i = b->insn;
 	c->cur_blk = b;
 	for (;;) {
-		c->cur = i;
-		i->fn(c, i);
-		if (likely(!c->brk)) {
-			i++;
-			continue;
+		if (i == b->insn && b->jit) {
+			/* compiled: the whole block, then its sentinel */
+			b->jit(c);
+		} else {
+			c->cur = i;
+			i->fn(c, i);
+			if (likely(!c->brk)) {
+				i++;
+				continue;
+			}
 		}
 		if (c->brk != BRK_CHAIN)
 			break;
 		c->brk = 0;
+		b = (struct blk *)c->cur_blk;
 		i = c->ip;
 	}
 	if (c->brk & BRK_BLKEND) {
@@ -431,10 +454,14 @@ static void after_fault(struct cpu *c)
 	 */
 	if (c->cur) {
 		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
+		/* after a commit point (task switch) RIP is the new context's */
+		if (!c->flt_keep_rip)
+			c->rip = c->cur->rip;
 		c->clock += k;
-		c->rip = c->cur->rip;
+		c->faults++;	/* counted, but not retired (storm detection) */
 		c->cur = NULL;
 	}
+	c->flt_keep_rip = false;
 	c->rep_done = 0;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
@@ -458,10 +485,19 @@ static bool vcpu_waiting(const struct cpu *c)
 	       c->mp_state == KVM_MP_STATE_INIT_RECEIVED;
 }
 
+/*
+ * Exception deliveries in a row without a retired instruction before the
+ * run returns to the VMM: a handler that faults at once (or whose fetch
+ * does) delivers forever, and neither the clock nor the budget advances.
+ */
+#define CPU_STORM_MAX 4096
+
 int cpu_run(struct cpu *c)
 {
 	struct kvm_run *run = c->run;
 	volatile int ret = 0;
+	volatile unsigned storm = 0;
+	volatile uint64_t storm_icount = cpu_icount(c) - c->faults;
 
 	c->vm->run_gen++;	/* the VMM may have written guest memory */
 	io_complete(c);
@@ -505,6 +541,7 @@ int cpu_run(struct cpu *c)
 			c->cur = NULL;
 		}
 		c->rep_done = 0;
+		c->flt_keep_rip = false;	/* the instruction re-executes from its start */
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;
@@ -545,8 +582,28 @@ int cpu_run(struct cpu *c)
 				continue;
 			if (!c->halted && was_halted)
 				c->mp_state = KVM_MP_STATE_RUNNABLE;
-			if (did)
+			/*
+			 * An event delivered through a task gate into a TSS with
+			 * the T bit: #DB before the new task's first instruction
+			 * (SDM 7.2.1), not after it.
+			 */
+			if (did && (c->evt.pending_dbg & DR6_BT)) {
+				uint64_t bits = c->evt.pending_dbg;
+				c->evt.pending_dbg = 0;
+				evt_queue_exception(c, EXC_DB, false, 0, true, bits);
+			}
+			if (did) {
+				if (cpu_icount(c) - c->faults != storm_icount) {
+					storm_icount = cpu_icount(c) - c->faults;
+					storm = 0;
+				} else if (++storm >= CPU_STORM_MAX) {
+					/* back to the VMM at this boundary; nv_run resumes */
+					run->exit_reason = KVM_EXIT_INTR;
+					ret = -EINTR;
+					goto out;
+				}
 				continue;
+			}
 		}
 		if (run->request_interrupt_window && (c->rflags & F_IF) && !c->evt.shadow &&
 		    !c->extint_pending && !vcpu_waiting(c)) {

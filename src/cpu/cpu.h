@@ -221,6 +221,9 @@ struct nested_ops {
 /* ---- decoded instructions ----------------------------------------------- */
 
 typedef void (*insn_fn)(struct cpu *c, const struct insn *i);
+typedef void (*jit_fn)(struct cpu *c);
+
+#define BLK_MAX_INSNS 64
 
 struct insn {
 	insn_fn fn;
@@ -248,6 +251,7 @@ struct insn {
 	uint8_t end;		/* ends its block: the handler sets RIP */
 	uint8_t mp;		/* mandatory prefix: 0 none, 1 66, 2 F3, 3 F2 */
 	uint8_t map;		/* 0 one-byte, 2 0F, 3 0F38, 4 0F3A */
+	uint8_t fk;		/* FK_*: what a specialised handler does (for the JIT) */
 };
 
 #define PFX_LOCK 0x01
@@ -274,6 +278,8 @@ struct blk {
 	struct blk *hnext;	/* hash chain */
 	struct blk *pnext[2];	/* per-page chains */
 	struct blk *succ[2];	/* successors seen (block chaining) */
+	jit_fn jit;		/* compiled host code (jit.c), or NULL */
+	uint32_t hot;		/* executions, until compiled */
 	struct insn insn[];
 };
 
@@ -408,6 +414,7 @@ struct lapic;
 #define MODE_CS64 2
 #define MODE_REAL 4
 #define MODE_V86 8
+#define MODE_USER 16		/* CPL 3: blocks are keyed by it (fetch U/S, SMEP) */
 
 /* why the inner loop must stop after the current instruction */
 #define BRK_EXIT 0x01		/* an exit to the VMM is ready */
@@ -487,12 +494,21 @@ struct cpu {
 	/* run control */
 	jmp_buf jb;
 	uint64_t rep_done;	/* REP iterations completed by the running instruction */
+	uint64_t jit_tmp;	/* scratch for compiled code */
+	uint64_t faults;	/* instructions that faulted (counted in the clock) */
 	bool in_delivery;
 	const char *internal_why;
 	bool single_step;	/* execute one instruction per block */
 	uint8_t ss_buf[sizeof(struct blk) + sizeof(struct insn)] __attribute__((aligned(16)));
 	bool guest_debug_ss;	/* KVM_GUESTDBG_SINGLESTEP */
 	bool rf_keep;		/* the instruction loaded RF (IRET): do not clear it */
+	/*
+	 * A fault raised after an instruction's architectural commit point
+	 * (a task switch has loaded the new task's state, SDM 7.3 step 13)
+	 * belongs to the new context: RIP stays as set, the instruction
+	 * counts as executed.  Set and cleared by the instruction.
+	 */
+	bool flt_keep_rip;
 	bool sw_int;		/* the instruction delivered INT n/INT3/INTO/INT1 */
 	bool init_pending, sipi_pending;
 	int eoi_exit_vector;	/* level-triggered EOI for the VMM's IOAPIC, -1 none */
@@ -550,6 +566,9 @@ struct vm {
 	 * entry): cached blocks re-check their bytes once per generation.
 	 */
 	uint32_t run_gen;
+	struct jit *jit;	/* the block compiler's code buffer */
+	bool jit_off;		/* no compiler (disabled, or no executable memory) */
+	uint32_t jit_threshold;	/* executions before a block is compiled */
 	/* deterministic random generator for RDRAND/RDSEED */
 	uint64_t rng_state;
 	/* I/O APIC EOI broadcast needs the VMM: vectors are reported by exit */
@@ -637,6 +656,7 @@ bool cpu_is_user_access(const struct cpu *c);
 struct blk *blk_lookup(struct cpu *c);
 struct blk *blk_next(struct cpu *c, struct blk *prev);
 void h_blk_end(struct cpu *c, const struct insn *i);
+void blk_chain(struct cpu *c, struct blk *b);
 void code_invalidate_page(struct vm *vm, uint64_t gpa, struct cpu *writer);
 void code_invalidate_range(struct vm *vm, uint64_t gpa, int len, struct cpu *writer);
 void mmu_unwrite_gpa(struct vm *vm, uint64_t gpa_page);
@@ -653,6 +673,7 @@ uint32_t desc_ar(uint64_t d);
 uint32_t desc_limit(uint64_t d);
 uint64_t desc_base(uint64_t d);
 void seg_from_desc(struct seg *s, uint16_t sel, uint64_t d);
+void seg_set_accessed(struct cpu *c, uint16_t sel, uint64_t d);
 NORETURN void seg_fault_limit(struct cpu *c, int s);
 uint64_t seg_check_slow(struct cpu *c, int s, uint64_t ea, int size, int acc);
 

@@ -274,9 +274,12 @@ H(h_enter)
 		cpu_st(c, S_SS, cur_sp, sz, frame);
 	}
 	uint64_t nsp = ea_mask(cur_sp - alloc, ssz);
-	/* the allocated area must be writable too (SDM ENTER: #SS/#PF) */
+	/*
+	 * SDM ENTER: #SS or #PF "if a write using the final value of the
+	 * stack pointer would cause" one: probe it as a write.
+	 */
 	if (alloc)
-		seg_lin(c, S_SS, nsp, 1, ACC_W);
+		mem_probe(c, seg_lin(c, S_SS, nsp, 1, ACC_W), 1, ACC_W | ACC_SS);
 	reg_set(c, R_BP, sz, frame);
 	reg_set(c, R_SP, ssz, nsp);
 }
@@ -347,6 +350,13 @@ static void rep_end(struct cpu *c, struct rep *r)
 	c->rep_done = 0;
 	if (r->done > 1) {
 		c->clock += r->done - 1;
+		/*
+		 * The block's instruction limit was fixed when it started and
+		 * counts this instruction once: end the block here so the run
+		 * loop recomputes the room, keeping the budget and timer
+		 * deadlines exact.
+		 */
+		c->brk |= BRK_EVENT;
 	}
 }
 
@@ -400,8 +410,14 @@ H(h_movs)
 					if (d >= s + bytes || s >= d + bytes || d < s) {
 						memmove(d, s, bytes);
 					} else {
-						for (size_t k = 0; k < bytes; k++)
-							d[k] = s[k];
+						/*
+						 * Destination ahead of the source within the
+						 * copy: element by element, each read before
+						 * its own write, as the loop of SDM MOVS does.
+						 */
+						for (size_t k = 0; k < bytes; k += sz)
+							st_host((uintptr_t)(d + k), sz,
+								ld_host((uintptr_t)(s + k), sz));
 					}
 					reg_set(c, R_SI, r.a, (c->gpr[R_SI] + bytes) & r.m);
 					reg_set(c, R_DI, r.a, (c->gpr[R_DI] + bytes) & r.m);
@@ -409,7 +425,7 @@ H(h_movs)
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
 					c->rep_done = r.done;
-					/* the last element of this round goes the normal way */
+					/* one more element below; rep_next accounts for it */
 				}
 			}
 		}
@@ -456,6 +472,7 @@ H(h_stos)
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
 					c->rep_done = r.done;
+					/* one more element below; rep_next accounts for it */
 				}
 			}
 		}

@@ -197,8 +197,10 @@ H(sar64_ri)
 H(shl32_ri)
 {
 	unsigned n = i->imm & 31;
-	if (!n)
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
 		return;
+	}
 	uint64_t a = c->gpr[i->rm] & M32, r = (a << n) & M32;
 	c->gpr[i->rm] = r;
 	cc_set(c, CC_SHL + 2, r, a, n);
@@ -207,8 +209,10 @@ H(shl32_ri)
 H(shr32_ri)
 {
 	unsigned n = i->imm & 31;
-	if (!n)
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
 		return;
+	}
 	uint64_t a = c->gpr[i->rm] & M32, r = a >> n;
 	c->gpr[i->rm] = r;
 	cc_set(c, CC_SHR + 2, r, a, n);
@@ -217,8 +221,10 @@ H(shr32_ri)
 H(sar32_ri)
 {
 	unsigned n = i->imm & 31;
-	if (!n)
+	if (!n) {
+		c->gpr[i->rm] &= M32;	/* a 32-bit destination is written even so */
 		return;
+	}
 	uint64_t a = c->gpr[i->rm] & M32, r = (uint64_t)((int32_t)a >> n) & M32;
 	c->gpr[i->rm] = r;
 	cc_set(c, CC_SAR + 2, r, a, n);
@@ -277,6 +283,8 @@ H(mov64_store_i) { st64f(c, i, ea64(c, i), 8, i->imm); }
 H(movzx32_load8) { c->gpr[i->reg] = ld64f(c, i, ea64(c, i), 1); }
 H(movzx32_load16) { c->gpr[i->reg] = ld64f(c, i, ea64(c, i), 2); }
 
+H(movzx8_rr) { c->gpr[i->reg] = reg_get(c, i->rm, 1); }
+H(movzx16_rr) { c->gpr[i->reg] = c->gpr[i->rm] & 0xffff; }
 H(lea64) { c->gpr[i->reg] = ea64(c, i); }
 H(lea32) { c->gpr[i->reg] = ea64(c, i) & M32; }
 
@@ -363,7 +371,7 @@ static bool canonical48(const struct cpu *c, uint64_t v)
  * memory forms are used only in 64-bit mode with a flat segment and a
  * 64-bit address size; LOCK keeps the general path.
  */
-insn_fn fast_select(struct cpu *c, struct insn *i)
+static insn_fn fast_select_fn(struct cpu *c, struct insn *i)
 {
 	bool l64 = cpu_long64(c);
 	int op = i->op & 0xff;
@@ -463,10 +471,72 @@ insn_fn fast_select(struct cpu *c, struct insn *i)
 			i->disp = t;
 			return jcc64[op & 0xf];
 		}
+		if (!i->mem && op == 0xb6 && (r64 || r32))
+			return movzx8_rr;
+		if (!i->mem && op == 0xb7 && (r64 || r32))
+			return movzx16_rr;
 		if (flatmem && op == 0xb6 && (r64 || r32))
 			return movzx32_load8;
 		if (flatmem && op == 0xb7 && (r64 || r32))
 			return movzx32_load16;
 	}
 	return NULL;
+}
+
+/* the kind of a specialised handler, for the JIT */
+static int fast_kind(const struct insn *i, insn_fn f)
+{
+	int op = i->op & 0xff;
+	if (i->map == 2) {
+		if (op >= 0x80 && op <= 0x8f)
+			return FK_JCC;
+		return i->mem ? FK_MOVZX_LOAD : FK_MOVZX_RR;
+	}
+	if ((op & 0xc7) == 0x01)
+		return FK_ALU_RR;
+	if ((op & 0xc7) == 0x03)
+		return i->mem ? FK_ADD_RM : FK_ALU_R2;
+	if (op == 0x39)
+		return FK_CMP_MR;
+	if (op == 0x81 || op == 0x83)
+		return FK_ALU_RI;
+	if (op == 0x80)
+		return FK_CMP8_MI;
+	if (op == 0x85)
+		return FK_TEST_RR;
+	if (op == 0x89)
+		return i->mem ? FK_STORE : FK_MOV_RR;
+	if (op == 0x8b)
+		return i->mem ? FK_LOAD : FK_MOV_R2;
+	if (op >= 0xb8 && op <= 0xbf)
+		return FK_MOV_RI;
+	if (op == 0xc6 || op == 0xc7)
+		return FK_STORE_I;
+	if (op == 0x8d)
+		return FK_LEA;
+	if (op == 0xff)
+		return ((i->modrm >> 3) & 7) ? FK_DEC : FK_INC;
+	if (op == 0xc1)
+		return FK_SHIFT_RI;
+	if (op >= 0x70 && op <= 0x7f)
+		return FK_JCC;
+	if (op == 0xeb || op == 0xe9)
+		return FK_JMP;
+	if (op == 0xe8)
+		return FK_CALL;
+	if (op == 0xc3)
+		return FK_RET;
+	if (op >= 0x50 && op <= 0x57)
+		return FK_PUSH;
+	if (op >= 0x58 && op <= 0x5f)
+		return FK_POP;
+	(void)f;
+	return FK_NONE;
+}
+
+insn_fn fast_select(struct cpu *c, struct insn *i)
+{
+	insn_fn f = fast_select_fn(c, i);
+	i->fk = f ? (uint8_t)fast_kind(i, f) : FK_NONE;
+	return f;
 }

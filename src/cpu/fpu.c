@@ -150,7 +150,9 @@ uint64_t fpu_xinuse(const struct cpu *c)
 /* KVM_GET_XSAVE: like an XSAVE64 of the XCR0 components (or of rfbm & XCR0) */
 void fpu_xsave_image(const struct cpu *c, uint8_t *b, uint64_t rfbm, bool all)
 {
-	uint64_t comps = all ? c->fpu.xcr0 | 3 : rfbm & (c->fpu.xcr0 | 3);
+	/* PKRU is vCPU state whenever PKU exists, whatever XCR0 says (as KVM) */
+	uint64_t pk = HAS(c, FEAT_PKU) ? 0x200 : 0;
+	uint64_t comps = all ? c->fpu.xcr0 | 3 | pk : rfbm & (c->fpu.xcr0 | 3);
 	uint8_t legacy[512];
 	memset(legacy, 0, sizeof(legacy));
 	fpu_fxsave_image(c, legacy, true, 16);
@@ -176,7 +178,8 @@ void fpu_xsave_image(const struct cpu *c, uint8_t *b, uint64_t rfbm, bool all)
 int fpu_xrstor_image(struct cpu *c, const uint8_t *b)
 {
 	uint64_t bv = get64(b + 512), xcomp = get64(b + 520);
-	if (xcomp || (bv & ~(c->fpu.xcr0 | 3)))
+	uint64_t pk = HAS(c, FEAT_PKU) ? 0x200 : 0;
+	if (xcomp || (bv & ~(c->fpu.xcr0 | 3 | pk)))
 		return -1;
 	for (int k = 528; k < 576; k++)	/* reserved header bytes */
 		if (b[k])
@@ -207,7 +210,7 @@ int fpu_xrstor_image(struct cpu *c, const uint8_t *b)
 				memset(c->fpu.x[i].b + 16, 0, 16);
 		}
 	}
-	if (c->fpu.xcr0 & 0x200)
+	if (pk)
 		c->pkru = (bv & 0x200) ? get32(b + 0xa80) : 0;
 	return 0;
 }

@@ -211,7 +211,7 @@ int mmu_load_pdptrs(struct cpu *c, uint64_t cr3)
 	uint64_t p[4];
 	for (int i = 0; i < 4; i++) {
 		p[i] = phys_read(c->vm, base + i * 8, 8);
-		if ((p[i] & 1) && (p[i] & (0x1e6ULL | rsvd_hi(c) | (1ULL << 63))))
+		if ((p[i] & 1) && (p[i] & (0x1e6ULL | rsvd_hi(c) | (0xfffULL << 52))))
 			return -1;
 	}
 	memcpy(c->pdpte, p, sizeof(p));
@@ -289,7 +289,11 @@ bool mmu_translate(struct cpu *c, uint64_t lin, int acc, struct walk *w)
 			level = (c->cr4 & CR4_LA57) ? 5 : 4;
 			table = c->cr3 & 0x000ffffffffff000ULL & ~rs;
 		} else {
-			/* PAE: PDPTE from the registers loaded with CR3 */
+			/*
+			 * PAE: PDPTE from the registers loaded with CR3; bits
+			 * 62:MAXPHYADDR of every entry are reserved (SDM 4.4.2)
+			 */
+			rs |= 0x7ffULL << 52;
 			uint64_t pdpte = c->pdpte[(lin >> 30) & 3];
 			if (!(pdpte & 1))
 				goto notpresent;

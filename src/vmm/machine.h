@@ -41,6 +41,8 @@ struct config {
 	bool pc_testdev;
 	bool pci_testdev;
 	enum nv_engine engine;
+	enum nv_engine engine_fallback;
+	bool has_fallback;
 	uint64_t quantum;		/* scheduler slice in instructions */
 	/* snapshots (issue: snapshot) */
 	const char *snapshot_save;

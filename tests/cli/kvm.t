@@ -35,6 +35,13 @@ if unshare -m true 2>/dev/null; then
 			[ ! -s "$tmp/out" ] && good=0
 		ok $good "no /dev/kvm, $sel: one line, status 2 ($st: $(cat "$tmp/err"))"
 	done
+	# QEMU's accelerator list: kvm:tcg falls back to the emulator
+	unshare -m sh -c "mount -t tmpfs none /dev && exec $NV $BASE -accel kvm:tcg -kernel $IMG/exit_code.elf" \
+		>"$tmp/out" 2>"$tmp/err"
+	st=$?
+	good=1
+	[ "$st" = 1 ] && grep -q 'falling back to tcg' "$tmp/err" && grep -q 'exiting with code 0' "$tmp/out" && good=0
+	ok $good "no /dev/kvm, -accel kvm:tcg falls back to the emulator (status $st)"
 else
 	skip "cannot hide /dev/kvm here (unshare -m not permitted)"
 fi

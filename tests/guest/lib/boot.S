@@ -163,7 +163,10 @@ gdt64:
 	.quad 0x00cff3000000ffff	/* 0x40 user data */
 	.quad 0x00affb000000ffff	/* 0x48 user code, 64-bit */
 	.quad 0, 0			/* 0x50 TSS (filled at start-up) */
-	.fill 16, 8, 0			/* 0x60.. free for tests */
+	.fill 48, 8, 0			/* 0x60..0x1d8 free for tests */
+	.quad 0				/* 0x1e0 32-bit TSS of call32 (sys.c) */
+	.quad 0				/* 0x1e8 reserved */
+	.fill 2, 8, 0			/* 0x1f0 reserved */
 gdt64_end:
 	.globl gdt64_desc
 gdt64_desc:
