@@ -170,6 +170,18 @@ fuzz-diff-int: $(O)/tests/unit/diff_int
 		[ $$st -eq 0 ] || exit 1; \
 	done
 
+# the x87 against the host FPU: FUZZ_ITERS cases per instruction group
+.PHONY: fuzz-diff-x87
+fuzz-diff: fuzz-diff-x87
+fuzz-diff-x87: $(O)/tests/unit/diff_x87
+	@for k in $$(seq 0 $$(($(FUZZ_RUNS) - 1))); do \
+		s=$$(($(FUZZ_SEED) + k)); \
+		echo "diff_x87: seed $$s, $(FUZZ_ITERS) cases per group"; \
+		out=$$(X87_SEED=$$s X87_ITERS=$(FUZZ_ITERS) X87_SHOW=5 $<); st=$$?; \
+		printf '%s\n' "$$out" | grep -v '^ok'; \
+		[ $$st -eq 0 ] || exit 1; \
+	done
+
 clean:
 	rm -rf build build-san build-fuzz
 

@@ -149,7 +149,10 @@ struct nv_private_state {
 	uint8_t exc_inst_len;	/* with NV_PRIV_SOFT_EXC */
 	uint8_t intr_inst_len;	/* with NV_PRIV_SOFT_INTR (vector: events' interrupt.nr) */
 	uint8_t pad[2];
-	uint64_t reserved[8];	/* must be zero */
+	uint16_t fpu_fcs;	/* x87 FCS / FDS selectors: the 64-bit XSAVE layout drops them */
+	uint16_t fpu_fds;
+	uint32_t pad2;
+	uint64_t reserved[7];	/* must be zero */
 };
 int nv_get_private_state(struct nv_vcpu *vcpu, struct nv_private_state *st);
 int nv_set_private_state(struct nv_vcpu *vcpu, const struct nv_private_state *st);

@@ -294,7 +294,7 @@ int nv_set_private_state(struct nv_vcpu *v, const struct nv_private_state *st)
 		return -EFAULT;
 	if (st->version != NV_PRIVATE_STATE_VERSION || st->size != sizeof(*st) ||
 	    !reserved_zero(st->reserved, sizeof(st->reserved) / sizeof(st->reserved[0])) ||
-	    st->pad[0] || st->pad[1])
+	    st->pad[0] || st->pad[1] || st->pad2)
 		return -EINVAL;
 	return CALL(v->vm, set_private, v, st);
 }

@@ -1035,6 +1035,8 @@ static int emu_get_private(struct nv_vcpu *v, struct nv_private_state *p)
 		p->flags |= NV_PRIV_IO_BUSY;
 	p->extint_vector = c->extint_pending ? c->extint_vector : 0;
 	p->sipi_vector = c->sipi_vector;
+	p->fpu_fcs = c->fpu.fcs;
+	p->fpu_fds = c->fpu.fds;
 	return 0;
 }
 
@@ -1091,6 +1093,8 @@ static int emu_set_private(struct nv_vcpu *v, const struct nv_private_state *p)
 		s->intr_inst_len = p->intr_inst_len;
 	}
 	s->exc_from_user = p->flags & NV_PRIV_EXC_FROM_USER;
+	c->fpu.fcs = p->fpu_fcs;
+	c->fpu.fds = p->fpu_fds;
 	c->brk |= BRK_EVENT;
 	return 0;
 }
