@@ -127,6 +127,14 @@ int main(void)
 	CHECK_EQ(h_frame.ss, SEL_KDATA, "IST frame holds SS");
 	report(((uint64_t)&h_frame.rip) != 0, "frame recorded");
 
+	/* delivery sets the accessed bit of the handler's code descriptor */
+	gdt64[SEL_FREE / 8] = 0x00af9a000000ffffULL;	/* code64, A = 0 */
+	set_idt_entry(0x47, isr_table + 16 * 0x47, SEL_FREE, 0, 0xe, 0);
+	set_handler(0x47, record);
+	asm volatile("int $0x47" ::: "memory");
+	CHECK_EQ(h_frame.vector, 0x47, "handler through a gate with another code selector");
+	report(gdt64[SEL_FREE / 8] & (1ULL << 40), "delivery set the handler CS descriptor's accessed bit");
+
 	/* CPL 3: INT n through a DPL 0 gate is #GP(vector*8 + 2) */
 	make_user_accessible();
 	exc_clear();
