@@ -85,7 +85,10 @@ unsigned int nv_vcpu_id(const struct nv_vcpu *vcpu);
 /*
  * KVM_RUN.  Returns 0 with run->exit_reason set, or a negative errno.
  * -EINTR with KVM_EXIT_INTR means the instruction budget ran out (emulator)
- * or a signal arrived (KVM), as KVM_RUN reports a signal.
+ * or a signal arrived (KVM), as KVM_RUN reports a signal.  The emulator also
+ * returns it when the guest delivers exceptions over and over without
+ * retiring an instruction (a handler that faults at once), so a hostile
+ * guest cannot keep nv_run from returning; calling nv_run again resumes.
  */
 int nv_run(struct nv_vcpu *vcpu);
 
@@ -107,6 +110,63 @@ int nv_get_clock(struct nv_vcpu *vcpu, uint64_t *ns);
 int nv_set_clock(struct nv_vcpu *vcpu, uint64_t ns);
 int nv_set_budget_until(struct nv_vcpu *vcpu, uint64_t clock);
 int nv_next_deadline(struct nv_vcpu *vcpu, uint64_t *ns);
+
+/*
+ * Emulator-private state (emulator extension; -ENOTSUP on KVM), for
+ * snapshots: what the KVM structs cannot carry exactly.  The caller sets
+ * .version = NV_PRIVATE_STATE_VERSION and .size = sizeof(the struct); an
+ * unknown version, a wrong size or non-zero reserved fields are -EINVAL.
+ * nv_get_private_state sets NV_PRIV_IO_BUSY while an I/O or EOI exit is
+ * not yet completed (the state is mid-instruction and not to be saved):
+ * as with KVM, run once with kvm_run.immediate_exit = 1 first.
+ * Field by field (docs/snapshot-format.md, "private section"):
+ */
+#define NV_PRIVATE_STATE_VERSION 1
+#define NV_PRIV_EXTINT_PENDING	0x0001	/* KVM_INTERRUPT vector not yet taken */
+#define NV_PRIV_INIT_PENDING	0x0002	/* INIT IPI received, not yet processed */
+#define NV_PRIV_SIPI_PENDING	0x0004	/* SIPI received, not yet processed */
+#define NV_PRIV_MWAIT_ARMED	0x0008	/* MONITOR armed */
+#define NV_PRIV_SOFT_EXC	0x0010	/* exception slot: injected INT3/INTO/INT1 */
+#define NV_PRIV_SOFT_INTR	0x0020	/* interrupt slot: injected INT n */
+#define NV_PRIV_EXC_FROM_USER	0x0040	/* pending exception set by SET_VCPU_EVENTS */
+#define NV_PRIV_IO_BUSY		0x8000	/* get only: an I/O or EOI exit is in flight */
+struct nv_private_state {
+	uint32_t version;
+	uint32_t size;
+	uint64_t clock;		/* vCPU virtual clock (ns = TSC ticks) */
+	uint64_t icount;	/* instructions executed */
+	uint64_t budget_until;	/* nv_set_budget_until value (~0 = none) */
+	uint64_t tsc_offset;	/* guest TSC = clock + tsc_offset */
+	uint64_t timer_deadline; /* LAPIC timer expiry on the vCPU clock, ~0 = none */
+	uint64_t timer_period;	/* LAPIC timer period in ns (periodic mode) */
+	uint64_t pending_dbg;	/* trap-like #DB bits held across a MOV SS shadow */
+	uint64_t monitor_addr;	/* MONITOR address (with NV_PRIV_MWAIT_ARMED) */
+	uint32_t flags;		/* NV_PRIV_* */
+	uint8_t extint_vector;	/* with NV_PRIV_EXTINT_PENDING */
+	uint8_t sipi_vector;	/* last SIPI vector */
+	uint8_t exc_vector;	/* with NV_PRIV_SOFT_EXC: vector (1, 3 or 4) */
+	uint8_t exc_type;	/* with NV_PRIV_SOFT_EXC: 5 INT1, 6 INT3/INTO */
+	uint8_t exc_inst_len;	/* with NV_PRIV_SOFT_EXC */
+	uint8_t intr_inst_len;	/* with NV_PRIV_SOFT_INTR (vector: events' interrupt.nr) */
+	uint8_t pad[2];
+	uint16_t fpu_fcs;	/* x87 FCS / FDS selectors: the 64-bit XSAVE layout drops them */
+	uint16_t fpu_fds;
+	uint32_t pad2;
+	uint64_t reserved[7];	/* must be zero */
+};
+int nv_get_private_state(struct nv_vcpu *vcpu, struct nv_private_state *st);
+int nv_set_private_state(struct nv_vcpu *vcpu, const struct nv_private_state *st);
+
+/* VM-wide private state (emulator): the RDRAND/RDSEED generator. */
+#define NV_VM_PRIVATE_STATE_VERSION 1
+struct nv_vm_private_state {
+	uint32_t version;
+	uint32_t size;
+	uint64_t rng_state;
+	uint64_t reserved[6];	/* must be zero */
+};
+int nv_get_vm_private_state(struct nv_vm *vm, struct nv_vm_private_state *st);
+int nv_set_vm_private_state(struct nv_vm *vm, const struct nv_vm_private_state *st);
 
 int nv_get_regs(struct nv_vcpu *vcpu, struct kvm_regs *regs);
 int nv_set_regs(struct nv_vcpu *vcpu, const struct kvm_regs *regs);

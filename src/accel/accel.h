@@ -8,6 +8,8 @@
 #ifndef NV_ACCEL_H
 #define NV_ACCEL_H
 
+#include <stdbool.h>
+
 #include "nestvm/nestvm.h"
 
 /* engines see the FRED nested-flag capability under this number */
@@ -27,6 +29,7 @@ struct nv_vcpu {
 	unsigned int id;
 	void *impl;
 	struct kvm_run *run;
+	bool ran;		/* KVM_RUN was called (KVM: kvm_vcpu_has_run) */
 };
 
 #define VOP(name, type) int (*name)(struct nv_vcpu *v, type arg)
@@ -81,6 +84,10 @@ struct accel_ops {
 	int (*nmi)(struct nv_vcpu *v);
 	VOP(set_guest_debug, const struct kvm_guest_debug *);
 	VOP(translate, struct kvm_translation *);
+	VOP(get_private, struct nv_private_state *);
+	VOP(set_private, const struct nv_private_state *);
+	int (*get_vm_private)(struct nv_vm *vm, struct nv_vm_private_state *st);
+	int (*set_vm_private)(struct nv_vm *vm, const struct nv_vm_private_state *st);
 };
 #undef VOP
 

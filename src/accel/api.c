@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -198,6 +199,7 @@ unsigned int nv_vcpu_id(const struct nv_vcpu *v)
 
 int nv_run(struct nv_vcpu *v)
 {
+	v->ran = true;
 	return v->vm->ops->run(v);
 }
 
@@ -268,6 +270,53 @@ GETSET(nv_get_cpuid2, get_cpuid2, struct kvm_cpuid2 *)
 GETSET(nv_interrupt, interrupt, const struct kvm_interrupt *)
 GETSET(nv_set_guest_debug, set_guest_debug, const struct kvm_guest_debug *)
 GETSET(nv_translate, translate, struct kvm_translation *)
+
+static bool reserved_zero(const uint64_t *r, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (r[k])
+			return false;
+	return true;
+}
+
+int nv_get_private_state(struct nv_vcpu *v, struct nv_private_state *st)
+{
+	if (!st)
+		return -EFAULT;
+	if (st->version != NV_PRIVATE_STATE_VERSION || st->size != sizeof(*st))
+		return -EINVAL;
+	return CALL(v->vm, get_private, v, st);
+}
+
+int nv_set_private_state(struct nv_vcpu *v, const struct nv_private_state *st)
+{
+	if (!st)
+		return -EFAULT;
+	if (st->version != NV_PRIVATE_STATE_VERSION || st->size != sizeof(*st) ||
+	    !reserved_zero(st->reserved, sizeof(st->reserved) / sizeof(st->reserved[0])) ||
+	    st->pad[0] || st->pad[1] || st->pad2)
+		return -EINVAL;
+	return CALL(v->vm, set_private, v, st);
+}
+
+int nv_get_vm_private_state(struct nv_vm *vm, struct nv_vm_private_state *st)
+{
+	if (!st)
+		return -EFAULT;
+	if (st->version != NV_VM_PRIVATE_STATE_VERSION || st->size != sizeof(*st))
+		return -EINVAL;
+	return CALL(vm, get_vm_private, vm, st);
+}
+
+int nv_set_vm_private_state(struct nv_vm *vm, const struct nv_vm_private_state *st)
+{
+	if (!st)
+		return -EFAULT;
+	if (st->version != NV_VM_PRIVATE_STATE_VERSION || st->size != sizeof(*st) ||
+	    !reserved_zero(st->reserved, sizeof(st->reserved) / sizeof(st->reserved[0])))
+		return -EINVAL;
+	return CALL(vm, set_vm_private, vm, st);
+}
 
 int nv_nmi(struct nv_vcpu *v)
 {

@@ -11,6 +11,7 @@
 #include "../cpu/cpu.h"
 #include "../cpu/lapic.h"
 #include "../cpu/fpu.h"
+#include "../cpu/jit.h"
 
 #define RUN_PAGE_SIZE 8192
 
@@ -46,6 +47,7 @@ static void emu_destroy_vm(struct nv_vm *nv)
 		free(vm->slots[s].code);
 		free(vm->slots[s].blocks);
 	}
+	jit_destroy(vm);
 	free(vm->arena);
 	free(vm->bhash);
 	free(vm);
@@ -152,10 +154,12 @@ static int emu_set_memory(struct nv_vm *nv, const struct kvm_userspace_memory_re
 	return 0;
 }
 
+/* as KVM_SIGNAL_MSI: the number of local APICs that accepted it */
 static int emu_signal_msi(struct nv_vm *nv, const struct kvm_msi *m)
 {
-	lapic_msi(VM(nv), m->address_lo | ((uint64_t)m->address_hi << 32), m->data);
-	return 1;
+	if (m->flags & ~(uint32_t)KVM_MSI_VALID_DEVID)
+		return -EINVAL;
+	return lapic_msi(VM(nv), m->address_lo | ((uint64_t)m->address_hi << 32), m->data);
 }
 
 static int emu_msr_list(struct nv_vm *nv, struct kvm_msr_list *l)
@@ -171,10 +175,10 @@ static int emu_msr_list(struct nv_vm *nv, struct kvm_msr_list *l)
 
 static int cpuid_out(const struct cpu_model *m, struct kvm_cpuid2 *c)
 {
-	uint32_t n = c->nent;
-	c->nent = (uint32_t)m->nent;
-	if (n < (uint32_t)m->nent)
+	/* KVM_GET_CPUID2 / KVM_GET_SUPPORTED_CPUID leave nent alone on -E2BIG */
+	if (c->nent < (uint32_t)m->nent)
 		return -E2BIG;
+	c->nent = (uint32_t)m->nent;
 	for (int k = 0; k < m->nent; k++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[k];
 		memset(e, 0, sizeof(*e));
@@ -255,7 +259,7 @@ static int emu_set_budget(struct nv_vcpu *v, uint64_t n)
 
 static int emu_get_icount(struct nv_vcpu *v, uint64_t *n)
 {
-	*n = CPU(v)->icount;
+	*n = cpu_icount(CPU(v));
 	return 0;
 }
 
@@ -267,7 +271,10 @@ static int emu_get_clock(struct nv_vcpu *v, uint64_t *n)
 
 static int emu_set_clock(struct nv_vcpu *v, uint64_t n)
 {
-	CPU(v)->clock = n;
+	struct cpu *c = CPU(v);
+	uint64_t ic = cpu_icount(c);
+	c->clock = n;
+	c->idle = n - ic;	/* the instruction count is kept */
 	return 0;
 }
 
@@ -375,8 +382,12 @@ static void get_sregs_common(struct cpu *c, struct kvm_segment *segs,
 	crs[6] = lapic_get_base(c);
 }
 
-/* KVM's kvm_is_valid_sregs: combinations hardware cannot hold */
-static bool sregs_valid(const struct cpu *c, uint64_t cr0, uint64_t cr4, uint64_t efer)
+/*
+ * KVM's kvm_is_valid_sregs: combinations the hardware cannot hold, CR4 bits
+ * the CPU model lacks, CR3 above MAXPHYADDR in long mode, CS.L outside it.
+ */
+static bool sregs_valid(const struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4,
+			uint64_t efer, bool cs_l)
 {
 	if ((cr0 & CR0_PG) && !(cr0 & CR0_PE))
 		return false;
@@ -384,13 +395,16 @@ static bool sregs_valid(const struct cpu *c, uint64_t cr0, uint64_t cr4, uint64_
 		return false;
 	if (cr0 >> 32)
 		return false;
+	if (cr4 & ~cpu_cr4_valid_bits(c))
+		return false;
 	if ((efer & EFER_LME) && (cr0 & CR0_PG)) {
 		if (!(cr4 & CR4_PAE) || !(efer & EFER_LMA))
 			return false;
-	} else if (efer & EFER_LMA) {
+		if (c->model->maxphyaddr < 64 && (cr3 >> c->model->maxphyaddr))
+			return false;
+	} else if ((efer & EFER_LMA) || cs_l) {
 		return false;
 	}
-	(void)c;
 	return true;
 }
 
@@ -398,7 +412,7 @@ static int set_sregs_common(struct cpu *c, const struct kvm_segment *segs,
 			    const struct kvm_dtable *gdt, const struct kvm_dtable *idt,
 			    const uint64_t *crs)
 {
-	if (!sregs_valid(c, crs[0], crs[3], crs[5]))
+	if (!sregs_valid(c, crs[0], crs[2], crs[3], crs[5], segs[0].l))
 		return -EINVAL;
 	if (!lapic_set_base(c, crs[6], true))
 		return -EINVAL;
@@ -489,6 +503,10 @@ static int emu_set_sregs2(struct nv_vcpu *v, const struct kvm_sregs2 *s)
 	struct cpu *c = CPU(v);
 	if (s->flags & ~(uint64_t)KVM_SREGS2_FLAGS_PDPTRS_VALID)
 		return -EINVAL;
+	/* KVM: PDPTEs can only be given for PAE paging (__set_sregs2) */
+	if ((s->flags & KVM_SREGS2_FLAGS_PDPTRS_VALID) &&
+	    !((s->cr0 & CR0_PG) && (s->cr4 & CR4_PAE) && !(s->efer & EFER_LMA)))
+		return -EINVAL;
 	struct kvm_segment segs[8] = { s->cs, s->ds, s->es, s->fs, s->gs, s->ss, s->tr, s->ldt };
 	uint64_t crs[7] = { s->cr0, s->cr2, s->cr3, s->cr4, s->cr8, s->efer, s->apic_base };
 	int r = set_sregs_common(c, segs, &s->gdt, &s->idt, crs);
@@ -516,16 +534,43 @@ static int emu_set_fpu(struct nv_vcpu *v, const struct kvm_fpu *f)
 	return 0;
 }
 
+/* XCR0 bits CPUID.(EAX=0DH,ECX=0) allows this vCPU (x87 always) */
+static uint64_t xcr0_supported(struct cpu *c)
+{
+	uint32_t r[4];
+	cpuid_query(c, 0xd, 0, r);
+	return r[0] | ((uint64_t)r[3] << 32) | 1;
+}
+
+/*
+ * KVM's uABI image holds every component the guest's CPUID supports plus
+ * x87 and SSE, whatever XCR0 enables now (user_xfeatures =
+ * guest_supported_xcr0 | FPSSE), and SET accepts XSTATE_BV within that
+ * set: the image functions work on XCR0, so give them that set for the call.
+ */
 static int emu_get_xsave(struct nv_vcpu *v, struct kvm_xsave *x)
 {
+	struct cpu *c = CPU(v);
+	uint64_t xcr0 = c->fpu.xcr0;
 	memset(x, 0, sizeof(*x));
-	fpu_xsave_image(CPU(v), (uint8_t *)x->region, ~0ULL, false);
+	/*
+	 * x87 and SSE whatever XCR0 holds: legacy SSE runs with XCR0 = 1, and
+	 * its registers must survive a save/restore (tests/unit/snapshot_events).
+	 */
+	c->fpu.xcr0 = xcr0_supported(c) | 2;
+	fpu_xsave_image(c, (uint8_t *)x->region, ~0ULL, false);
+	c->fpu.xcr0 = xcr0;
 	return 0;
 }
 
 static int emu_set_xsave(struct nv_vcpu *v, const struct kvm_xsave *x)
 {
-	return fpu_xrstor_image(CPU(v), (const uint8_t *)x->region) ? -EINVAL : 0;
+	struct cpu *c = CPU(v);
+	uint64_t xcr0 = c->fpu.xcr0;
+	c->fpu.xcr0 = xcr0_supported(c) | 2;
+	int r = fpu_xrstor_image(c, (const uint8_t *)x->region);
+	c->fpu.xcr0 = xcr0;
+	return r ? -EINVAL : 0;
 }
 
 static int emu_get_xcrs(struct nv_vcpu *v, struct kvm_xcrs *x)
@@ -537,6 +582,10 @@ static int emu_get_xcrs(struct nv_vcpu *v, struct kvm_xcrs *x)
 	return 0;
 }
 
+/*
+ * As KVM (kvm_vcpu_ioctl_x86_set_xcrs): only the first XCR0 entry is
+ * applied; entries for other XCRs are ignored, not refused.
+ */
 static int emu_set_xcrs(struct nv_vcpu *v, const struct kvm_xcrs *x)
 {
 	struct cpu *c = CPU(v);
@@ -544,14 +593,13 @@ static int emu_set_xcrs(struct nv_vcpu *v, const struct kvm_xcrs *x)
 		return -EINVAL;
 	for (uint32_t k = 0; k < x->nr_xcrs; k++) {
 		if (x->xcrs[k].xcr != 0)
-			return -EINVAL;
+			continue;
 		uint64_t val = x->xcrs[k].value;
-		uint32_t r[4];
-		cpuid_query(c, 0xd, 0, r);
-		uint64_t sup = r[0] | ((uint64_t)r[3] << 32);
+		uint64_t sup = xcr0_supported(c);
 		if (!(val & 1) || (val & ~sup) || ((val & 4) && !(val & 2)))
 			return -EINVAL;
 		c->fpu.xcr0 = val;
+		break;
 	}
 	return 0;
 }
@@ -580,10 +628,15 @@ static int emu_set_debugregs(struct nv_vcpu *v, const struct kvm_debugregs *d)
 	return 0;
 }
 
+/* KVM's msr_io refuses batches of MAX_IO_MSRS (256) or more */
+#define EMU_MAX_IO_MSRS 256
+
 static int emu_get_msrs(struct nv_vcpu *v, struct kvm_msrs *m)
 {
 	struct cpu *c = CPU(v);
 	uint32_t k;
+	if (m->nmsrs >= EMU_MAX_IO_MSRS)
+		return -E2BIG;
 	for (k = 0; k < m->nmsrs; k++) {
 		uint64_t val;
 		if (!msr_read(c, m->entries[k].index, &val))
@@ -597,6 +650,8 @@ static int emu_set_msrs(struct nv_vcpu *v, const struct kvm_msrs *m)
 {
 	struct cpu *c = CPU(v);
 	uint32_t k;
+	if (m->nmsrs >= EMU_MAX_IO_MSRS)
+		return -E2BIG;
 	for (k = 0; k < m->nmsrs; k++)
 		if (!msr_write(c, m->entries[k].index, m->entries[k].data, true))
 			break;
@@ -695,8 +750,10 @@ static int emu_set_events(struct nv_vcpu *v, const struct kvm_vcpu_events *in)
 	if ((ev.flags & KVM_VCPUEVENT_VALID_SMM) && (ev.smi.smm || ev.smi.pending) &&
 	    c->mp_state == KVM_MP_STATE_INIT_RECEIVED)
 		return -EINVAL;
-	if ((ev.flags & KVM_VCPUEVENT_VALID_SMM) && ev.smi.smm)
-		return -EINVAL;	/* no SMM in this CPU (KVM built without SMM) */
+	/* no SMM in this CPU: as KVM built without CONFIG_KVM_SMM */
+	if ((ev.flags & KVM_VCPUEVENT_VALID_SMM) &&
+	    (ev.smi.smm || ev.smi.pending || ev.smi.smm_inside_nmi))
+		return -EINVAL;
 	if ((ev.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) && !vm->cap_triple_fault_event)
 		return -EINVAL;
 
@@ -745,6 +802,9 @@ static int emu_set_events(struct nv_vcpu *v, const struct kvm_vcpu_events *in)
 static int emu_get_mp_state(struct nv_vcpu *v, struct kvm_mp_state *m)
 {
 	struct cpu *c = CPU(v);
+	/* as KVM (kvm_apic_accept_events): a latched INIT / SIPI is acted on first */
+	if (c->init_pending || (c->sipi_pending && c->mp_state == KVM_MP_STATE_INIT_RECEIVED))
+		cpu_accept_init_sipi(c);
 	m->mp_state = c->mp_state;
 	if (c->mp_state == KVM_MP_STATE_RUNNABLE && c->halted)
 		m->mp_state = KVM_MP_STATE_HALTED;
@@ -804,20 +864,51 @@ static int emu_set_nested_state(struct nv_vcpu *v, const struct kvm_nested_state
 	return -EINVAL;
 }
 
+/*
+ * KVM_SET_CPUID2: the entries are kept as given (GET_CPUID2 returns them);
+ * only the feature bits the CPU acts on and MAXPHYADDR are derived.  Once
+ * the vCPU has run, KVM accepts only the CPUID it already has (-EINVAL
+ * otherwise, kvm_cpuid_check_equal); dynamic bits (OSXSAVE, APIC ID, ...)
+ * are not stored, so a GET_CPUID2 result always compares equal.
+ */
 static int emu_set_cpuid2(struct nv_vcpu *v, const struct kvm_cpuid2 *in)
 {
 	struct cpu *c = CPU(v);
 	if (in->nent > CPUID_MAX_ENT)
 		return -E2BIG;
+	if (v->ran) {
+		const struct cpu_model *cur = c->model;
+		if ((int)in->nent != cur->nent)
+			return -EINVAL;
+		for (uint32_t k = 0; k < in->nent; k++) {
+			const struct kvm_cpuid_entry2 *e = &in->entries[k];
+			const struct cpuid_ent *o = &cur->ent[k];
+			if (e->function != o->fn || e->index != o->idx || e->flags != o->flags ||
+			    e->eax != o->eax || e->ebx != o->ebx || e->ecx != o->ecx ||
+			    e->edx != o->edx)
+				return -EINVAL;
+		}
+		return 0;
+	}
 	struct cpu_model *m = &c->model_own;
+	struct cpu_model *tmp = malloc(sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
 	*m = *c->model;
 	m->nent = 0;
+	m->maxphyaddr = 36;
 	for (uint32_t k = 0; k < in->nent; k++) {
 		const struct kvm_cpuid_entry2 *e = &in->entries[k];
 		m->ent[m->nent++] = (struct cpuid_ent){ e->function, e->index, e->flags,
 							e->eax, e->ebx, e->ecx, e->edx };
+		/* KVM: MAXPHYADDR from CPUID.80000008H:EAX[7:0], else 36 */
+		if (e->function == 0x80000008 && (e->eax & 0xff))
+			m->maxphyaddr = e->eax & 0xff;
 	}
-	cpuid_decode_features(m);
+	*tmp = *m;
+	cpuid_decode_features(tmp);
+	m->feat = tmp->feat;
+	free(tmp);
 	c->model = m;
 	return 0;
 }
@@ -843,38 +934,183 @@ static int emu_interrupt(struct nv_vcpu *v, const struct kvm_interrupt *irq)
 static int emu_nmi(struct nv_vcpu *v)
 {
 	struct cpu *c = CPU(v);
-	if (c->evt.nmi_pending < 2)
+	if (c->evt.nmi_pending < ((c->evt.nmi_masked || c->evt.nmi_injected) ? 1 : 2))
 		c->evt.nmi_pending++;
 	return 0;
 }
 
+/*
+ * KVM_SET_GUEST_DEBUG.  KVM ignores control bits it does not know; of the
+ * x86 ones the emulator does single-step and INJECT_DB / INJECT_BP
+ * (queued as KVM's kvm_queue_exception would, -EBUSY if an exception is
+ * already queued) and refuses the breakpoint kinds it does not implement
+ * (USE_SW_BP, USE_HW_BP, BLOCKIRQ: docs/kvm.md) rather than ignore them.
+ */
 static int emu_set_guest_debug(struct nv_vcpu *v, const struct kvm_guest_debug *d)
 {
 	struct cpu *c = CPU(v);
-	if (d->control & ~(uint32_t)(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP))
+	uint32_t ctl = d->control;
+	if (!(ctl & KVM_GUESTDBG_ENABLE))
+		ctl = 0;
+	if (ctl & (KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP | KVM_GUESTDBG_BLOCKIRQ))
 		return -EINVAL;
-	c->guest_debug = d->control;
-	c->guest_debug_ss = (d->control & KVM_GUESTDBG_ENABLE) &&
-			    (d->control & KVM_GUESTDBG_SINGLESTEP);
+	if (ctl & (KVM_GUESTDBG_INJECT_DB | KVM_GUESTDBG_INJECT_BP)) {
+		if (c->evt.exc.pending || c->evt.exc.injected)
+			return -EBUSY;
+		evt_queue_exception(c, (ctl & KVM_GUESTDBG_INJECT_DB) ? EXC_DB : EXC_BP,
+				    false, 0, false, 0);
+	}
+	c->guest_debug = ctl;
+	c->guest_debug_ss = (ctl & KVM_GUESTDBG_SINGLESTEP) != 0;
 	return 0;
 }
 
+/*
+ * KVM_TRANSLATE walks as a supervisor read that sets no A/D bits, and
+ * reports writeable = 1, usermode = 0 whatever the entries say: KVM's
+ * kvm_arch_vcpu_ioctl_translate fills them in so, and a VMM must not rely
+ * on them (docs/kvm.md).
+ */
 static int emu_translate(struct nv_vcpu *v, struct kvm_translation *t)
 {
 	struct cpu *c = CPU(v);
 	struct walk w;
-	int acc = ACC_R | ACC_NOSET | (c->cpl == 3 ? ACC_USER : 0);
-	if (mmu_translate(c, t->linear_address, acc, &w)) {
+	if (mmu_translate(c, t->linear_address, ACC_R | ACC_NOSET | ACC_FORCE_SUP, &w)) {
 		t->physical_address = w.gpa;
 		t->valid = 1;
-		t->writeable = w.writable;
-		t->usermode = w.user;
 	} else {
 		t->physical_address = ~0ULL;
 		t->valid = 0;
-		t->writeable = 0;
-		t->usermode = 0;
 	}
+	t->writeable = 1;
+	t->usermode = 0;
+	return 0;
+}
+
+/* ---- private state (nestvm.h: struct nv_private_state) ------------------------ */
+
+/* an I/O or EOI exit still owes the CPU an answer: state is mid-instruction */
+static bool io_busy(const struct cpu *c)
+{
+	return c->io_in_pending || c->io_nresp || c->wq_pos < c->wq_n ||
+	       c->eoi_exit_vector >= 0 || c->cur;
+}
+
+static int emu_get_private(struct nv_vcpu *v, struct nv_private_state *p)
+{
+	struct cpu *c = CPU(v);
+	const struct evt_state *s = &c->evt;
+	memset(p, 0, sizeof(*p));
+	p->version = NV_PRIVATE_STATE_VERSION;
+	p->size = sizeof(*p);
+	p->clock = c->clock;
+	p->icount = cpu_icount(c);
+	p->budget_until = c->budget_end;
+	p->tsc_offset = c->msr.tsc_offset;
+	lapic_get_timer(c, &p->timer_deadline, &p->timer_period);
+	p->pending_dbg = s->pending_dbg;
+	if (c->extint_pending)
+		p->flags |= NV_PRIV_EXTINT_PENDING;
+	if (c->init_pending)
+		p->flags |= NV_PRIV_INIT_PENDING;
+	if (c->sipi_pending)
+		p->flags |= NV_PRIV_SIPI_PENDING;
+	if (c->mwait_armed) {
+		p->flags |= NV_PRIV_MWAIT_ARMED;
+		p->monitor_addr = c->monitor_addr;
+	}
+	if (s->exc.injected && s->exc.type != EVT_HW_EXC) {
+		p->flags |= NV_PRIV_SOFT_EXC;
+		p->exc_vector = s->exc.vector;
+		p->exc_type = s->exc.type;
+		p->exc_inst_len = s->exc.inst_len;
+	}
+	if (s->intr_injected && s->intr_soft) {
+		p->flags |= NV_PRIV_SOFT_INTR;
+		p->intr_inst_len = s->intr_inst_len;
+	}
+	if (s->exc_from_user)
+		p->flags |= NV_PRIV_EXC_FROM_USER;
+	if (io_busy(c))
+		p->flags |= NV_PRIV_IO_BUSY;
+	p->extint_vector = c->extint_pending ? c->extint_vector : 0;
+	p->sipi_vector = c->sipi_vector;
+	p->fpu_fcs = c->fpu.fcs;
+	p->fpu_fds = c->fpu.fds;
+	return 0;
+}
+
+static int emu_set_private(struct nv_vcpu *v, const struct nv_private_state *p)
+{
+	struct cpu *c = CPU(v);
+	struct evt_state *s = &c->evt;
+	const uint32_t known = NV_PRIV_EXTINT_PENDING | NV_PRIV_INIT_PENDING |
+			       NV_PRIV_SIPI_PENDING | NV_PRIV_MWAIT_ARMED | NV_PRIV_SOFT_EXC |
+			       NV_PRIV_SOFT_INTR | NV_PRIV_EXC_FROM_USER;
+	if (p->flags & ~known)
+		return -EINVAL;
+	if (p->flags & NV_PRIV_SOFT_EXC) {
+		bool ok = (p->exc_type == EVT_SOFT_EXC && (p->exc_vector == EXC_BP ||
+							   p->exc_vector == EXC_OF)) ||
+			  (p->exc_type == EVT_PRIV_SOFT_EXC && p->exc_vector == EXC_DB);
+		if (!ok || !p->exc_inst_len || p->exc_inst_len > 15)
+			return -EINVAL;
+	} else if (p->exc_vector || p->exc_type || p->exc_inst_len) {
+		return -EINVAL;
+	}
+	if ((p->flags & NV_PRIV_SOFT_INTR) ? (!p->intr_inst_len || p->intr_inst_len > 15)
+					   : p->intr_inst_len)
+		return -EINVAL;
+	/* trap-like DR6 bits only: B0-B3, BS, BT (positive polarity) */
+	if (p->pending_dbg & ~(DR6_B0_3 | DR6_BS | DR6_BT))
+		return -EINVAL;
+	if (io_busy(c))
+		return -EBUSY;
+
+	c->clock = p->clock;
+	c->idle = p->clock - p->icount;
+	c->budget_end = p->budget_until;
+	c->msr.tsc_offset = p->tsc_offset;
+	lapic_set_timer(c, p->timer_deadline, p->timer_period);
+	s->pending_dbg = p->pending_dbg;
+	c->extint_pending = p->flags & NV_PRIV_EXTINT_PENDING;
+	c->extint_vector = c->extint_pending ? p->extint_vector : 0;
+	c->init_pending = p->flags & NV_PRIV_INIT_PENDING;
+	c->sipi_pending = p->flags & NV_PRIV_SIPI_PENDING;
+	c->sipi_vector = p->sipi_vector;
+	c->mwait_armed = p->flags & NV_PRIV_MWAIT_ARMED;
+	c->monitor_addr = c->mwait_armed ? p->monitor_addr : 0;
+	if (p->flags & NV_PRIV_SOFT_EXC) {
+		memset(&s->exc, 0, sizeof(s->exc));
+		s->exc.injected = true;
+		s->exc.vector = p->exc_vector;
+		s->exc.type = p->exc_type;
+		s->exc.inst_len = p->exc_inst_len;
+	}
+	if (p->flags & NV_PRIV_SOFT_INTR) {
+		s->intr_injected = true;
+		s->intr_soft = true;
+		s->intr_inst_len = p->intr_inst_len;
+	}
+	s->exc_from_user = p->flags & NV_PRIV_EXC_FROM_USER;
+	c->fpu.fcs = p->fpu_fcs;
+	c->fpu.fds = p->fpu_fds;
+	c->brk |= BRK_EVENT;
+	return 0;
+}
+
+static int emu_get_vm_private(struct nv_vm *nv, struct nv_vm_private_state *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = NV_VM_PRIVATE_STATE_VERSION;
+	p->size = sizeof(*p);
+	p->rng_state = VM(nv)->rng_state;
+	return 0;
+}
+
+static int emu_set_vm_private(struct nv_vm *nv, const struct nv_vm_private_state *p)
+{
+	VM(nv)->rng_state = p->rng_state;
 	return 0;
 }
 
@@ -928,4 +1164,8 @@ const struct accel_ops accel_emu_ops = {
 	.nmi = emu_nmi,
 	.set_guest_debug = emu_set_guest_debug,
 	.translate = emu_translate,
+	.get_private = emu_get_private,
+	.set_private = emu_set_private,
+	.get_vm_private = emu_get_vm_private,
+	.set_vm_private = emu_set_vm_private,
 };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../vmm/machine.h"
 #include "../vmm/snapshot.h"
@@ -46,9 +47,14 @@ static const char usage_text[] =
 "                       accepted and ignored (no meaning here)\n"
 "  -snapshot-save FILE@N  save the machine after N executed instructions, continue\n"
 "  -snapshot-load FILE  start from a snapshot (with the same devices and options)\n"
-"  -snapshot-torture N  every N instructions: save, restart from the snapshot in a\n"
-"                       fresh process; the output must not change\n"
+"  -snapshot-torture N[,count=K][,start=S]\n"
+"                       every N instructions (from instruction S on, at most K\n"
+"                       times): save, and continue the run from the snapshot in a\n"
+"                       fresh process; output and exit status must not change\n"
+"  -snapshot-compress   compress RAM in -snapshot-save files (zstd)\n"
+"  -snapshot-stats      print instruction count and snapshot times at exit\n"
 "  -quantum N           scheduler slice in instructions (default 100000)\n"
+"  -stats               print executed instructions and time on exit (stderr)\n"
 "  -version, --version  print the version\n"
 "  -help, --help        this text\n"
 "\n"
@@ -129,7 +135,7 @@ static void parse_smp(const char *s, struct config *c)
 		uint64_t v;
 		char *eq = strchr(tok, '=');
 		if (!eq) {
-			if (!parse_u64(tok, &v))
+			if (!parse_u64(tok, &v) || !v)
 				die("-smp: bad value '%s'", s);
 			cpus = v;
 			continue;
@@ -137,8 +143,11 @@ static void parse_smp(const char *s, struct config *c)
 		*eq = 0;
 		if (!parse_u64(eq + 1, &v))
 			die("-smp: bad value for '%s'", tok);
-		if (!strcmp(tok, "cpus"))
+		if (!strcmp(tok, "cpus")) {
+			if (!v)
+				die("-smp: cpus must be at least 1");
 			cpus = v;
+		}
 		else if (!strcmp(tok, "maxcpus"))
 			maxc = v;
 		else if (strcmp(tok, "sockets") && strcmp(tok, "cores") && strcmp(tok, "threads") &&
@@ -228,18 +237,27 @@ static void parse_accel(const char *s, struct config *c, bool machine_opt)
 				die("-machine: only the 'pc' machine is available, not '%s'", tok);
 			continue;
 		}
-		/* accel lists like "kvm:tcg": the first one */
-		char first[32];
-		snprintf(first, sizeof(first), "%s", val);
-		char *colon = strchr(first, ':');
-		if (colon)
-			*colon = 0;
-		if (!strcmp(first, "tcg"))
-			c->engine = NV_ENGINE_EMU;
-		else if (!strcmp(first, "kvm"))
-			c->engine = NV_ENGINE_KVM;
-		else
-			die("unknown accelerator '%s' (tcg or kvm)", first);
+		/* accel lists like "kvm:tcg": the first that works (QEMU) */
+		char list[64];
+		snprintf(list, sizeof(list), "%s", val);
+		char *save2 = NULL;
+		int n = 0;
+		for (char *a = strtok_r(list, ":", &save2); a; a = strtok_r(NULL, ":", &save2)) {
+			enum nv_engine e;
+			if (!strcmp(a, "tcg"))
+				e = NV_ENGINE_EMU;
+			else if (!strcmp(a, "kvm"))
+				e = NV_ENGINE_KVM;
+			else
+				die("unknown accelerator '%s' (tcg or kvm)", a);
+			if (n == 0)
+				c->engine = e;
+			else if (n == 1)
+				c->engine_fallback = e, c->has_fallback = true;
+			n++;
+		}
+		if (!n)
+			die("empty accelerator list");
 	}
 }
 
@@ -254,6 +272,45 @@ static void parse_snapshot_save(const char *s, struct config *c)
 		die("out of memory");
 	c->snapshot_save = f;
 	c->snapshot_at = n;
+}
+
+/* -snapshot-torture N[,count=K][,start=S] */
+static void parse_torture(const char *s, struct config *c)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *save = NULL;
+	char *tok = strtok_r(buf, ",", &save);
+	if (!tok || !parse_u64(tok, &c->torture) || !c->torture)
+		die("-snapshot-torture: expected a positive instruction count, got '%s'", s);
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		char *eq = strchr(tok, '=');
+		uint64_t v;
+		if (!eq)
+			die("-snapshot-torture: bad property '%s'", tok);
+		*eq = 0;
+		if (!parse_u64(eq + 1, &v))
+			die("-snapshot-torture: bad value for '%s'", tok);
+		if (!strcmp(tok, "count"))
+			c->torture_count = v;
+		else if (!strcmp(tok, "start"))
+			c->torture_start = v;
+		else
+			die("-snapshot-torture: unknown property '%s' (count, start)", tok);
+	}
+}
+
+static void parse_torture_child(const char *s, struct config *c)
+{
+	char *end;
+	errno = 0;
+	long fd = strtol(s, &end, 10);
+	if (errno || *end != ':' || fd < 0 || fd > INT_MAX)
+		die("-snapshot-torture-child: internal option, bad value '%s'", s);
+	if (!parse_u64(end + 1, &c->torture_gen))
+		die("-snapshot-torture-child: internal option, bad value '%s'", s);
+	c->torture_child = true;
+	c->torture_fd = (int)fd;
 }
 
 int main(int argc, char **argv)
@@ -344,8 +401,17 @@ int main(int argc, char **argv)
 			c.snapshot_load = val;
 		} else if (!strcmp(a, "snapshot-torture")) {
 			NEEDARG();
-			if (!parse_u64(val, &c.torture) || !c.torture)
-				die("-snapshot-torture: expected a positive instruction count, got '%s'", val);
+			parse_torture(val, &c);
+		} else if (!strcmp(a, "snapshot-torture-child")) {
+			/* internal: a generation started by -snapshot-torture */
+			NEEDARG();
+			parse_torture_child(val, &c);
+		} else if (!strcmp(a, "snapshot-compress")) {
+			c.snapshot_zstd = true;
+		} else if (!strcmp(a, "snapshot-stats")) {
+			c.snapshot_stats = true;
+		} else if (!strcmp(a, "stats")) {
+			c.stats = true;
 		} else if (!strcmp(a, "quantum")) {
 			NEEDARG();
 			if (!parse_u64(val, &c.quantum) || !c.quantum || c.quantum > (1ULL << 40))
@@ -361,26 +427,56 @@ int main(int argc, char **argv)
 	if (c.max_cpus < c.smp)
 		c.max_cpus = c.smp;
 
+	if ((c.snapshot_save || c.snapshot_load || c.torture) && c.engine != NV_ENGINE_EMU)
+		die("snapshots need the emulator engine (accel=tcg)");
+	if (c.snapshot_zstd && !snapshot_have_zstd())
+		die("-snapshot-compress: this nestvm was built without zstd");
+
 	struct machine m;
 	FILE *serial = NULL;
 	if (!strcmp(c.serial, "stdio")) {
 		serial = stdout;
 	} else if (!strncmp(c.serial, "file:", 5)) {
-		serial = fopen(c.serial + 5, "w");
+		/* a torture generation continues the output of the one before */
+		serial = fopen(c.serial + 5, c.torture_child ? "a" : "w");
 		if (!serial)
 			die("-serial: cannot open '%s': %s", c.serial + 5, strerror(errno));
 	}
-	if (machine_init(&m, &c) < 0)
-		return 2;
+	if (machine_init(&m, &c) < 0) {
+		machine_destroy(&m);
+		if (!c.has_fallback)
+			return 2;
+		/* QEMU's -accel kvm:tcg: fall back to the next accelerator */
+		fprintf(stderr, "%s: falling back to %s\n", prog,
+			c.engine_fallback == NV_ENGINE_KVM ? "kvm" : "tcg");
+		c.engine = c.engine_fallback;
+		c.has_fallback = false;
+		if (machine_init(&m, &c) < 0) {
+			machine_destroy(&m);
+			return 2;
+		}
+	}
 	m.serial_out = serial;
 	m.dev->com1.out = serial;
-	char err[300];
-	if (load_multiboot(&m, err, sizeof(err)) < 0) {
+	char err[600];
+	if (c.snapshot_load) {
+		if (snapshot_load_file(&m, c.snapshot_load, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: -snapshot-load: %s\n", prog, err);
+			machine_destroy(&m);
+			return 2;
+		}
+		/* a torture generation's snapshot came in an inherited memfd */
+		int fd;
+		if (c.torture_child && sscanf(c.snapshot_load, "/dev/fd/%d", &fd) == 1)
+			close(fd);
+	} else if (load_multiboot(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		machine_destroy(&m);
 		return 2;
 	}
+	snapshot_setup(&m, argc, argv);
 	int st = machine_run(&m);
+	snapshot_finish(&m, st);
 	if (serial)
 		fflush(serial);
 	if (serial && serial != stdout)

@@ -15,6 +15,7 @@
 #include "exec.h"
 #include "lapic.h"
 #include "mem.h"
+#include "jit.h"
 
 enum { JMP_NONE, JMP_FAULT, JMP_EXIT };
 
@@ -87,6 +88,9 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 	uint64_t old = c->cr0;
 	if (v >> 32)
 		cpu_gp0(c);
+	/* reserved bits 28:19, 17, 15:6 are ignored and read as 0 (SDM 2.5) */
+	v &= CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM |
+	     CR0_NW | CR0_CD | CR0_PG;
 	v |= CR0_ET;
 	if ((v & CR0_PG) && !(v & CR0_PE))
 		cpu_gp0(c);
@@ -136,7 +140,8 @@ void cpu_set_cr3(struct cpu *c, uint64_t v)
 	mmu_flush(c);
 }
 
-static uint64_t cr4_valid_bits(const struct cpu *c)
+/* CR4 bits this CPU model implements; the others are reserved (#GP) */
+uint64_t cpu_cr4_valid_bits(const struct cpu *c)
 {
 	uint64_t m = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE |
 		     CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
@@ -155,7 +160,7 @@ static uint64_t cr4_valid_bits(const struct cpu *c)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t old = c->cr4;
-	if (v & ~cr4_valid_bits(c))
+	if (v & ~cpu_cr4_valid_bits(c))
 		cpu_gp0(c);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 		cpu_gp0(c);
@@ -259,7 +264,9 @@ struct cpu *cpu_create(struct vm *vm, int id)
 	c->budget_end = ~0ULL;
 	c->eoi_exit_vector = -1;
 	c->apic = lapic_create(c);
-	if (!c->apic) {
+	if (!c->apic || mmu_tlb_alloc(c) < 0) {
+		lapic_destroy(c->apic);
+		mmu_tlb_free(c);
 		free(c);
 		return NULL;
 	}
@@ -273,19 +280,22 @@ void cpu_destroy(struct cpu *c)
 	if (!c)
 		return;
 	lapic_destroy(c->apic);
+	mmu_tlb_free(c);
 	free(c);
 }
 
 /* ---- INIT / SIPI (SDM 9.4, 11.6.1), MWAIT wake-up ----------------------------- */
 
-static void handle_init_sipi(struct cpu *c)
+/*
+ * Act on a latched INIT, then a latched SIPI (KVM: kvm_apic_accept_events).
+ * Both may have arrived before the vCPU runs again; a SIPI that came
+ * before the INIT was already dropped when the INIT was delivered.
+ */
+void cpu_accept_init_sipi(struct cpu *c)
 {
-	if (c->mwait_wait)
-		cpu_mwait_check(c);
 	if (c->init_pending) {
 		c->mwait_wait = false;
 		c->init_pending = false;
-		c->sipi_pending = false;
 		cpu_reset(c, true);
 		c->mp_state = lapic_get_base(c) & (1ULL << 8) ? KVM_MP_STATE_RUNNABLE :
 			      KVM_MP_STATE_INIT_RECEIVED;
@@ -353,7 +363,84 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 	}
 	const struct insn *last = i - 1;
 	uint64_t k = (uint64_t)(i - b->insn);
-	c->icount += k;
+	c->clock += k;
+	if (!last->end && !(c->brk & BRK_REP))
+		c->rip = (last->rip + last->len) & rip_mask(c);
+	c->cur = NULL;
+}
+
+/*
+ * The block-end sentinel (the extra instruction after every cached block):
+ * account for the block, then chain straight into the next one unless the
+ * run must stop or the boundary checks of cpu_run are needed.
+ */
+/* after a block is accounted for: chain to the next one, or stop */
+void blk_chain(struct cpu *c, struct blk *b)
+{
+	if (unlikely(c->evt.shadow_next | c->io_nresp) || c->clock >= c->stop_at) {
+		c->brk |= BRK_BLKEND;
+		return;
+	}
+	if (unlikely(++b->hot == c->vm->jit_threshold) && !b->jit && !c->vm->jit_off) {
+		b->jit = jit_compile(c, b);
+		if (c->brk) {	/* the code buffer was full: everything was flushed */
+			c->brk |= BRK_BLKEND;
+			return;
+		}
+	}
+	/* a block looping on itself, while its translation is still cached */
+	struct blk *nb = c->rip == b->rip && c->jc[blk_jc_idx(c->rip)] == b ? b : blk_next(c, b);
+	if (unlikely(c->clock + nb->n > c->stop_at || c->brk)) {
+		c->brk |= BRK_BLKEND;
+		return;
+	}
+	c->cur_blk = nb;
+	c->ip = nb->insn;
+	c->brk = BRK_CHAIN;
+}
+
+void h_blk_end(struct cpu *c, const struct insn *i)
+{
+	struct blk *b = (struct blk *)(uintptr_t)i->imm;
+
+	c->cur = NULL;
+	c->clock += b->n;
+	if (!b->ends_branch)
+		c->rip = i->disp;	/* the RIP after the block */
+	blk_chain(c, b);
+}
+
+/* run blocks chained by their sentinels; b->n must fit the stop time */
+static void exec_chain(struct cpu *c, struct blk *b)
+{
+	const struct insn *i = b->insn;
+	c->cur_blk = b;
+	for (;;) {
+		if (i == b->insn && b->jit) {
+			/* compiled: the whole block, then its sentinel */
+			b->jit(c);
+		} else {
+			c->cur = i;
+			i->fn(c, i);
+			if (likely(!c->brk)) {
+				i++;
+				continue;
+			}
+		}
+		if (c->brk != BRK_CHAIN)
+			break;
+		c->brk = 0;
+		b = (struct blk *)c->cur_blk;
+		i = c->ip;
+	}
+	if (c->brk & BRK_BLKEND) {
+		c->brk &= ~BRK_BLKEND;
+		c->cur = NULL;
+		return;
+	}
+	/* stopped inside a block, after instruction c->cur */
+	const struct insn *last = c->cur;
+	uint64_t k = (uint64_t)(last - c->cur_blk->insn) + 1;
 	c->clock += k;
 	if (!last->end && !(c->brk & BRK_REP))
 		c->rip = (last->rip + last->len) & rip_mask(c);
@@ -362,14 +449,22 @@ static void exec_block(struct cpu *c, struct blk *b, uint64_t room)
 
 static void after_fault(struct cpu *c)
 {
-	/* the faulting instruction did not retire; those before it did */
+	/*
+	 * The faulting instruction did not retire but was executed: it counts
+	 * as one step (with the REP iterations it completed), so a budget can
+	 * stop with its exception pending, payload unwritten.
+	 */
 	if (c->cur) {
-		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
-		c->icount += k;
+		uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + 1 + c->rep_done;
+		/* after a commit point (task switch) RIP is the new context's */
+		if (!c->flt_keep_rip)
+			c->rip = c->cur->rip;
 		c->clock += k;
-		c->rip = c->cur->rip;
+		c->faults++;	/* counted, but not retired (storm detection) */
 		c->cur = NULL;
 	}
+	c->flt_keep_rip = false;
+	c->rep_done = 0;
 	c->wq_n = c->wq_pos = 0;
 	io_retire(c);
 	c->evt.shadow_next = 0;
@@ -392,10 +487,19 @@ static bool vcpu_waiting(const struct cpu *c)
 	       c->mp_state == KVM_MP_STATE_INIT_RECEIVED;
 }
 
+/*
+ * Exception deliveries in a row without a retired instruction before the
+ * run returns to the VMM: a handler that faults at once (or whose fetch
+ * does) delivers forever, and neither the clock nor the budget advances.
+ */
+#define CPU_STORM_MAX 4096
+
 int cpu_run(struct cpu *c)
 {
 	struct kvm_run *run = c->run;
 	volatile int ret = 0;
+	volatile unsigned storm = 0;
+	volatile uint64_t storm_icount = cpu_icount(c) - c->faults;
 
 	c->vm->run_gen++;	/* the VMM may have written guest memory */
 	io_complete(c);
@@ -404,9 +508,19 @@ int cpu_run(struct cpu *c)
 		return 0;
 	}
 	c->wq_n = c->wq_pos = 0;
-	if (run->immediate_exit) {
-		run->exit_reason = KVM_EXIT_INTR;
-		return -EINTR;
+	/*
+	 * immediate_exit (KVM api.rst, KVM_RUN): KVM first completes a
+	 * pending I/O or MMIO read, i.e. the instruction waiting for the
+	 * VMM's data runs, then returns -EINTR without executing anything
+	 * else and without touching exit_reason.
+	 */
+	const bool imm = run->immediate_exit;
+	const uint32_t imm_reason = run->exit_reason;
+	const uint64_t imm_budget = c->budget_end;
+	if (imm) {
+		if (!c->io_nresp)
+			return -EINTR;
+		c->budget_end = c->clock + 1;
 	}
 	c->brk = 0;
 	run->exit_reason = KVM_EXIT_UNKNOWN;
@@ -423,12 +537,13 @@ int cpu_run(struct cpu *c)
 	case JMP_EXIT:
 		/* an exit in the middle of an instruction: it re-executes */
 		if (c->cur) {
-			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn);
-			c->icount += k;
+			uint64_t k = (uint64_t)(c->cur - c->cur_blk->insn) + c->rep_done;
 			c->clock += k;
 			c->rip = c->cur->rip;
 			c->cur = NULL;
 		}
+		c->rep_done = 0;
+		c->flt_keep_rip = false;	/* the instruction re-executes from its start */
 		c->in_delivery = false;
 		c->brk = 0;
 		ret = 0;
@@ -445,9 +560,10 @@ int cpu_run(struct cpu *c)
 		/* local APIC events first: they may be an INIT or a SIPI */
 		if (c->clock >= lapic_next_deadline(c))
 			lapic_timer_check(c);
-		if (c->init_pending || c->sipi_pending || c->mwait_wait ||
-		    c->mp_state == KVM_MP_STATE_SIPI_RECEIVED)
-			handle_init_sipi(c);
+		if (c->init_pending || c->sipi_pending || c->mp_state == KVM_MP_STATE_SIPI_RECEIVED)
+			cpu_accept_init_sipi(c);
+		if (unlikely(c->mwait_wait))
+			cpu_mwait_check(c);
 		c->stop_at = next_stop(c);
 		if (c->eoi_exit_vector >= 0) {
 			run->exit_reason = KVM_EXIT_IOAPIC_EOI;
@@ -461,16 +577,38 @@ int cpu_run(struct cpu *c)
 			ret = -EINTR;
 			goto out;
 		}
+		/* an instruction waiting for its I/O data completes before any event */
 		if (c->mp_state != KVM_MP_STATE_UNINITIALIZED &&
-		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && evt_need_service(c)) {
+		    c->mp_state != KVM_MP_STATE_INIT_RECEIVED && !c->io_nresp &&
+		    evt_need_service(c)) {
 			bool was_halted = c->halted;
 			bool did = evt_service(c);
 			if (c->brk & BRK_EXIT)
 				continue;
 			if (!c->halted && was_halted)
 				c->mp_state = KVM_MP_STATE_RUNNABLE;
-			if (did)
+			/*
+			 * An event delivered through a task gate into a TSS with
+			 * the T bit: #DB before the new task's first instruction
+			 * (SDM 7.2.1), not after it.
+			 */
+			if (did && (c->evt.pending_dbg & DR6_BT)) {
+				uint64_t bits = c->evt.pending_dbg;
+				c->evt.pending_dbg = 0;
+				evt_queue_exception(c, EXC_DB, false, 0, true, bits);
+			}
+			if (did) {
+				if (cpu_icount(c) - c->faults != storm_icount) {
+					storm_icount = cpu_icount(c) - c->faults;
+					storm = 0;
+				} else if (++storm >= CPU_STORM_MAX) {
+					/* back to the VMM at this boundary; nv_run resumes */
+					run->exit_reason = KVM_EXIT_INTR;
+					ret = -EINTR;
+					goto out;
+				}
 				continue;
+			}
 		}
 		if (run->request_interrupt_window && (c->rflags & F_IF) && !c->evt.shadow &&
 		    !c->extint_pending && !vcpu_waiting(c) && lapic_accept_pic(c)) {
@@ -485,6 +623,7 @@ int cpu_run(struct cpu *c)
 				ret = 0;
 				goto out;
 			}
+			c->idle += c->stop_at - c->clock;
 			c->clock = c->stop_at;
 			continue;
 		}
@@ -502,20 +641,36 @@ int cpu_run(struct cpu *c)
 			if (!(c->brk & BRK_REP)) {
 				if (!c->rf_keep)
 					c->rflags &= ~(uint64_t)F_RF;
-				if (tf && !c->sw_int)
+				/*
+				 * TF set when the instruction began: trap after it,
+				 * also after INT n (SDM 17.3.1.4: stepping INT n
+				 * enters the handler with a #DB before its first
+				 * instruction)
+				 */
+				if (tf)
 					c->evt.pending_dbg |= DR6_BS;
 			}
 			c->evt.shadow = old_shadow ? 0 : c->evt.shadow_next;
 			c->evt.shadow_next = 0;
 			if (c->guest_debug_ss) {
+				/* as KVM: linear PC, DR6 = BS over its fixed bits */
 				run->exit_reason = KVM_EXIT_DEBUG;
-				run->debug.arch.pc = c->rip;
+				run->debug.arch.pc = (c->seg_ebase[S_CS] + c->rip) & c->lin_mask;
 				run->debug.arch.exception = EXC_DB;
+				run->debug.arch.dr6 = DR6_BS | DR6_ACTIVE_LOW;
 				c->brk |= BRK_EXIT;
 			}
 		} else {
+			/*
+			 * The fast path: blocks back to back, following cached
+			 * successors, until something needs the boundary checks
+			 * above (any brk bit), a new shadow, or the stop time.
+			 */
 			struct blk *b = blk_lookup(c);
-			exec_block(c, b, room);
+			if (b->n <= room)
+				exec_chain(c, b);
+			else
+				exec_block(c, b, room);
 			if (c->evt.shadow_next) {
 				c->evt.shadow = c->evt.shadow_next;
 				c->evt.shadow_next = 0;
@@ -525,8 +680,10 @@ int cpu_run(struct cpu *c)
 		if (unlikely(c->pause_yield)) {
 			/* spin-wait hint in an SMP VM: idle to the next stop (smp.c) */
 			c->pause_yield = false;
-			if (c->stop_at != ~0ULL && c->clock < c->stop_at)
+			if (c->stop_at != ~0ULL && c->clock < c->stop_at) {
+				c->idle += c->stop_at - c->clock;
 				c->clock = c->stop_at;
+			}
 		}
 		if (c->io_nresp)
 			io_retire(c);
@@ -539,6 +696,11 @@ int cpu_run(struct cpu *c)
 		c->stat_blocks++;
 	}
 out:
+	if (imm) {
+		c->budget_end = imm_budget;
+		if (ret == -EINTR)
+			run->exit_reason = imm_reason;
+	}
 	run->if_flag = !!(c->rflags & F_IF);
 	/* KVM: the PIC's ExtINT can be injected only if LINT0 takes it */
 	run->ready_for_interrupt_injection = (c->rflags & F_IF) && !c->evt.shadow &&
@@ -574,5 +736,5 @@ void cpu_dump(struct cpu *c, FILE *f)
 	fprintf(f, "  gdt=%llx/%x idt=%llx/%x icount=%llu\n",
 		(unsigned long long)c->gdtr.base, c->gdtr.limit,
 		(unsigned long long)c->idtr.base, c->idtr.limit,
-		(unsigned long long)c->icount);
+		(unsigned long long)cpu_icount(c));
 }

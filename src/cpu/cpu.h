@@ -221,6 +221,9 @@ struct nested_ops {
 /* ---- decoded instructions ----------------------------------------------- */
 
 typedef void (*insn_fn)(struct cpu *c, const struct insn *i);
+typedef void (*jit_fn)(struct cpu *c);
+
+#define BLK_MAX_INSNS 64
 
 struct insn {
 	insn_fn fn;
@@ -248,6 +251,7 @@ struct insn {
 	uint8_t end;		/* ends its block: the handler sets RIP */
 	uint8_t mp;		/* mandatory prefix: 0 none, 1 66, 2 F3, 3 F2 */
 	uint8_t map;		/* 0 one-byte, 2 0F, 3 0F38, 4 0F3A */
+	uint8_t fk;		/* FK_*: what a specialised handler does (for the JIT) */
 };
 
 #define PFX_LOCK 0x01
@@ -268,19 +272,28 @@ struct blk {
 	uint32_t mode;
 	uint16_t n;
 	uint8_t dead;
-	uint8_t pad;
+	uint8_t ends_branch;	/* the last instruction sets RIP itself */
 	uint32_t vgen;		/* vm->run_gen when the bytes were last verified */
 	uint8_t *bytes;		/* copy of the code bytes, to detect writes by the VMM */
 	struct blk *hnext;	/* hash chain */
 	struct blk *pnext[2];	/* per-page chains */
+	struct blk *succ[2];	/* successors seen (block chaining) */
+	jit_fn jit;		/* compiled host code (jit.c), or NULL */
+	uint32_t hot;		/* executions, until compiled */
 	struct insn insn[];
 };
 
 /* ---- the software TLB ----------------------------------------------------- */
 
-#define TLB_BITS 11
+#define TLB_BITS 15
 #define TLB_SIZE (1u << TLB_BITS)
+#define TLB_MASK (TLB_SIZE - 1)
 #define TLB_INVALID (~0ULL)
+/*
+ * Tags carry an epoch in their low 12 bits, so a flush is one increment
+ * (a full clear every 4094 flushes).  TLB_INVALID never matches.
+ */
+#define TLB_EPOCH_MAX 0xffe
 struct tlb_ent {
 	uint64_t tag_r;		/* page address if readable through the fast path */
 	uint64_t tag_w;		/* ... writable (dirty set, not code, not watched) */
@@ -326,7 +339,7 @@ struct fpu_state {
 struct cpuid_ent {
 	uint32_t fn, idx, flags, eax, ebx, ecx, edx;
 };
-#define CPUID_MAX_ENT 80
+#define CPUID_MAX_ENT 256	/* KVM_MAX_CPUID_ENTRIES */
 struct cpu_model {
 	int vendor;
 	char name[48];
@@ -401,6 +414,7 @@ struct lapic;
 #define MODE_CS64 2
 #define MODE_REAL 4
 #define MODE_V86 8
+#define MODE_USER 16		/* CPL 3: blocks are keyed by it (fetch U/S, SMEP) */
 
 /* why the inner loop must stop after the current instruction */
 #define BRK_EXIT 0x01		/* an exit to the VMM is ready */
@@ -409,6 +423,8 @@ struct lapic;
 #define BRK_MODE 0x08		/* decode mode or single-step state changed */
 #define BRK_REP 0x10		/* a string instruction stopped between iterations */
 #define BRK_IO 0x20		/* replayed I/O data was consumed: retire it */
+#define BRK_BLKEND 0x40	/* the block-end sentinel stopped the chain (accounted) */
+#define BRK_CHAIN 0x80		/* the sentinel chained: continue at cpu->ip */
 
 /* MMIO / port-I/O read results returned by the VMM, replayed on re-execution */
 #define IO_MAXQ 4
@@ -423,13 +439,14 @@ struct cpu {
 	uint32_t brk;
 	struct tlb_ent *tlb_cur;	/* for explicit data accesses at the current CPL */
 	const struct insn *cur;	/* instruction being executed */
+	const struct insn *ip;	/* next instruction of the chained loop */
 	const struct blk *cur_blk;
 	uint64_t seg_ebase[S_NSEG];	/* effective base: 0 for ES/CS/SS/DS in 64-bit mode */
 	uint64_t seg_elim[S_NSEG];	/* limit for the fast check; ~0 in 64-bit mode */
 	uint32_t seg_fast;	/* bit s: segment s needs only the limit check (read) */
 	uint32_t seg_fast_w;	/* bit s: ... and is writable */
 	uint64_t lin_mask;	/* 0xffffffff outside 64-bit mode */
-	uint64_t icount;	/* executed instructions (REP iterations count) */
+	uint64_t idle;		/* virtual time spent waiting (halted, wait-for-SIPI) */
 	uint64_t clock;		/* virtual time of this vCPU (ns = TSC ticks) */
 	uint64_t budget_end;	/* stop when clock reaches this (~0 = never) */
 	uint64_t stop_at;	/* min(budget_end, next timer deadline) */
@@ -463,7 +480,8 @@ struct cpu {
 	const struct cpu_model *model;
 	struct cpu_model model_own;	/* per vCPU copy after SET_CPUID2 */
 
-	struct tlb_ent tlb[TLB_NSETS][TLB_SIZE];
+	struct tlb_ent *tlb[TLB_NSETS];	/* TLB_NONE is a shared, always-empty set */
+	uint64_t tlb_epoch;
 	bool tlb_large;		/* some entries come from large pages */
 
 	/* jump cache: linear RIP -> block */
@@ -479,13 +497,22 @@ struct cpu {
 
 	/* run control */
 	jmp_buf jb;
-	uint32_t rep_budget_hit;
+	uint64_t rep_done;	/* REP iterations completed by the running instruction */
+	uint64_t jit_tmp;	/* scratch for compiled code */
+	uint64_t faults;	/* instructions that faulted (counted in the clock) */
 	bool in_delivery;
 	const char *internal_why;
 	bool single_step;	/* execute one instruction per block */
 	uint8_t ss_buf[sizeof(struct blk) + sizeof(struct insn)] __attribute__((aligned(16)));
 	bool guest_debug_ss;	/* KVM_GUESTDBG_SINGLESTEP */
 	bool rf_keep;		/* the instruction loaded RF (IRET): do not clear it */
+	/*
+	 * A fault raised after an instruction's architectural commit point
+	 * (a task switch has loaded the new task's state, SDM 7.3 step 13)
+	 * belongs to the new context: RIP stays as set, the instruction
+	 * counts as executed.  Set and cleared by the instruction.
+	 */
+	bool flt_keep_rip;
 	bool sw_int;		/* the instruction delivered INT n/INT3/INTO/INT1 */
 	bool init_pending, sipi_pending;
 	int eoi_exit_vector;	/* level-triggered EOI for the VMM's IOAPIC, -1 none */
@@ -543,6 +570,9 @@ struct vm {
 	 * entry): cached blocks re-check their bytes once per generation.
 	 */
 	uint32_t run_gen;
+	struct jit *jit;	/* the block compiler's code buffer */
+	bool jit_off;		/* no compiler (disabled, or no executable memory) */
+	uint32_t jit_threshold;	/* executions before a block is compiled */
 	/*
 	 * Virtual time of the latest VMM action: the clock of the vCPU that
 	 * last returned from cpu_run.  Interrupt messages the VMM sends
@@ -613,6 +643,8 @@ struct walk {
 	uint64_t page_size;
 	bool large;
 };
+int mmu_tlb_alloc(struct cpu *c);
+void mmu_tlb_free(struct cpu *c);
 void mmu_flush(struct cpu *c);
 void mmu_flush_page(struct cpu *c, uint64_t lin);
 void mmu_flush_all_vcpus(struct vm *vm);
@@ -632,6 +664,13 @@ bool cpu_is_user_access(const struct cpu *c);
 
 /* decode.c */
 struct blk *blk_lookup(struct cpu *c);
+struct blk *blk_next(struct cpu *c, struct blk *prev);
+static inline int blk_jc_idx(uint64_t rip)
+{
+	return (int)((rip ^ (rip >> 12)) & ((1 << 12) - 1));
+}
+void h_blk_end(struct cpu *c, const struct insn *i);
+void blk_chain(struct cpu *c, struct blk *b);
 void code_invalidate_page(struct vm *vm, uint64_t gpa, struct cpu *writer);
 void code_invalidate_range(struct vm *vm, uint64_t gpa, int len, struct cpu *writer);
 void mmu_unwrite_gpa(struct vm *vm, uint64_t gpa_page);
@@ -648,6 +687,7 @@ uint32_t desc_ar(uint64_t d);
 uint32_t desc_limit(uint64_t d);
 uint64_t desc_base(uint64_t d);
 void seg_from_desc(struct seg *s, uint16_t sel, uint64_t d);
+void seg_set_accessed(struct cpu *c, uint16_t sel, uint64_t d);
 NORETURN void seg_fault_limit(struct cpu *c, int s);
 uint64_t seg_check_slow(struct cpu *c, int s, uint64_t ea, int size, int acc);
 
@@ -667,10 +707,12 @@ int cpu_run(struct cpu *c);
 struct cpu *cpu_create(struct vm *vm, int id);
 void cpu_destroy(struct cpu *c);
 void cpu_reset(struct cpu *c, bool init);
+void cpu_accept_init_sipi(struct cpu *c);	/* latched INIT, then SIPI */
 void cpu_request_exit(struct cpu *c, uint32_t reason);
 void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr3(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
+uint64_t cpu_cr4_valid_bits(const struct cpu *c);
 void cpu_set_efer(struct cpu *c, uint64_t v);
 uint64_t cpu_tsc(struct cpu *c);
 void cpu_dump(struct cpu *c, FILE *f);
@@ -698,6 +740,12 @@ bool evt_exc_has_error_code(int vec);
 bool evt_intr_pending(const struct cpu *c);
 
 /* ---- small inline helpers ------------------------------------------------ */
+
+/* executed instructions: time not spent idle (REP iterations count) */
+static inline uint64_t cpu_icount(const struct cpu *c)
+{
+	return c->clock - c->idle;
+}
 
 static inline uint64_t sz_mask(int bytes)
 {

@@ -438,5 +438,9 @@ void cpuid_query(struct cpu *c, uint32_t fn, uint32_t idx, uint32_t out[4])
 		if (m->vendor == VENDOR_AMD && !(lapic_get_base(c) & (1ULL << 11)))
 			out[3] &= ~(1u << 9);
 		break;
+	case 0x80000008:
+		/* linear-address width follows the LA57 feature (SDM CPUID) */
+		out[0] = (out[0] & ~0xff00u) | ((HAS(c, FEAT_LA57) ? 57u : 48u) << 8);
+		break;
 	}
 }

@@ -19,6 +19,7 @@
 #include "exec.h"
 #include "mem.h"
 #include "lapic.h"
+#include "jit.h"
 
 /* operand-format flags */
 #define D_MODRM (1u << 0)
@@ -62,9 +63,10 @@ struct opdesc {
 #define G(flags, table) { (flags) | D_GRP | D_MODRM, NULL, 0, (table) }
 #define INV { D_INVAL, NULL, 0, NULL }
 
+/* CMP only reads its destination: not lockable (SDM LOCK) */
 #define ALU_ROW(op) \
-	E(D_MODRM | D_BYTE | D_LOCK, h_alu_rm_r, op), \
-	E(D_MODRM | D_LOCK, h_alu_rm_r, op), \
+	E(D_MODRM | D_BYTE | ((op) == ALU_CMP ? 0 : D_LOCK), h_alu_rm_r, op), \
+	E(D_MODRM | ((op) == ALU_CMP ? 0 : D_LOCK), h_alu_rm_r, op), \
 	E(D_MODRM | D_BYTE, h_alu_r_rm, op), \
 	E(D_MODRM, h_alu_r_rm, op), \
 	E(D_BYTE | D_IB, h_alu_a_i, op), \
@@ -124,11 +126,14 @@ static const struct opdesc grp5[8] = {
 	E(D_F64 | D_END, h_jmp_rm, 0), E(D_MEMONLY | D_END, h_jmpf_m, 0),
 	E(D_DEF64, h_push_rm, 0), INV,
 };
+/* C6/C7 /1-7 are #UD, but their length still includes the immediate */
+#define INV_IB { D_INVAL | D_BYTE | D_IB, NULL, 0, NULL }
+#define INV_IZ { D_INVAL | D_IZ, NULL, 0, NULL }
 static const struct opdesc grp11_b[8] = {
-	E(D_BYTE | D_IB, h_mov_rm_i, 0), INV, INV, INV, INV, INV, INV, INV,
+	E(D_BYTE | D_IB, h_mov_rm_i, 0), INV_IB, INV_IB, INV_IB, INV_IB, INV_IB, INV_IB, INV_IB,
 };
 static const struct opdesc grp11_v[8] = {
-	E(D_IZ, h_mov_rm_i, 0), INV, INV, INV, INV, INV, INV, INV,
+	E(D_IZ, h_mov_rm_i, 0), INV_IZ, INV_IZ, INV_IZ, INV_IZ, INV_IZ, INV_IZ, INV_IZ,
 };
 
 static const struct opdesc map1[256] = {
@@ -248,7 +253,7 @@ static const struct opdesc map2[256] = {
 	E(D_MODRM, h_lar, 0), E(D_MODRM, h_lsl, 0),
 	[0x05] = E(D_END, h_syscall, 0), E(D_END, h_clts, 0), E(D_END, h_sysret, 0),
 	E(0, h_invd, 0), E(0, h_wbinvd, 0), [0x0b] = E(0, h_ud, 0),
-	[0x0d] = E(D_MODRM, h_nop_rm, 0),
+	[0x0d] = E(D_MODRM | D_MEMONLY, h_nop_rm, 0),	/* PREFETCH/PREFETCHW m8 */
 	[0x10] = SSE, SSE, SSE, SSE, SSE, SSE, SSE, SSE,
 	[0x18] = E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0),
 	E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0), E(D_MODRM, h_nop_rm, 0),
@@ -409,7 +414,7 @@ int decode_one(struct cpu *c, uint64_t rip, struct insn *i, uint8_t *bytes, int 
 	int def = (c->mode & 3) == MODE_CS16 ? 2 : 4;
 	uint8_t rex = 0, seg = 0xff, pfx = 0, mp = 0;
 	int b, map = 1, nprefix = 0;
-	bool ss_default = false, vex = false, riprel = false;
+	bool ss_default = false, vex = false, riprel = false, vex_bad = false;
 	const struct opdesc *od = NULL;
 	uint32_t f = 0;
 
@@ -480,10 +485,12 @@ prefixes_done:
 		int b1 = getb(&d), w = 0, l, pp, vvvv;
 		if (d.need_more)
 			return 0;
-		if (rex || (pfx & (PFX_OPSZ | PFX_REP | PFX_REPNE | PFX_LOCK))) {
-			i->fn = h_ud;
-			goto finish_len;
-		}
+		/*
+		 * A preceding REX/66/F2/F3/LOCK makes it #UD (SDM 2.3.2), but the
+		 * whole instruction is still fetched and measured first, so a
+		 * fetch fault or the 15-byte limit comes before the #UD.
+		 */
+		vex_bad = rex || (pfx & (PFX_OPSZ | PFX_REP | PFX_REPNE | PFX_LOCK));
 		if (b == 0xc5) {
 			rex = 0x40 | ((~b1 & 0x80) ? 4 : 0);
 			vvvv = (~b1 >> 3) & 0xf;
@@ -571,12 +578,19 @@ prefixes_done:
 		od = &opmodrm;
 	if (map == 4 && vex && b == 0xf0)
 		od = &sse_imm;
+	/* SSE4a EXTRQ / INSERTQ (AMD): 66 / F2 0F 78 (imm8, imm8) and 0F 79 */
+	bool sse4a = map == 2 && !vex && (b == 0x78 || b == 0x79) && (mp == 1 || mp == 3);
+	if (sse4a)
+		od = b == 0x78 ? &sse_imm : &sse_any;
 	f = od->f;
 
 	if (f & D_MODRM) {
 		i->modrm = getb(&d);
 		if (d.need_more)
 			return 0;
+		/* MOV to/from CR and DR: ModRM.mod is ignored, always a register (SDM MOV-CR) */
+		if (map == 2 && !vex && b >= 0x20 && b <= 0x23)
+			i->modrm |= 0xc0;
 		if (f & D_GRP) {
 			const struct opdesc *g = &od->grp[(i->modrm >> 3) & 7];
 			f = (f & ~D_GRP) | g->f;
@@ -585,14 +599,20 @@ prefixes_done:
 	}
 	if (f & D_INVAL) {
 		i->fn = h_ud;
+		/* operand size, for an immediate that is part of the length */
+		if (f & D_BYTE)
+			i->osz = 1;
+		else if (long64)
+			i->osz = (rex & 8) ? 8 : (pfx & PFX_OPSZ) ? 2 : 4;
+		else
+			i->osz = (pfx & PFX_OPSZ) ? (def ^ 6) : def;
 		if (f & D_MODRM)
 			goto do_modrm_ud;
 		goto finish_len;
 	}
-	if ((f & D_I64) && long64) {
+	/* invalid in 64-bit mode: #UD, after the legacy form's bytes are fetched */
+	if ((f & D_I64) && long64)
 		i->fn = h_ud;
-		goto finish_len;
-	}
 
 	/* operand size */
 	if (f & D_BYTE) {
@@ -662,6 +682,8 @@ do_modrm_ud:
 		i->imm2 = getb(&d);
 	} else if (f & D_IMMSSE) {
 		i->imm = getb(&d);
+		if (sse4a)
+			i->imm2 = getb(&d);
 	}
 	if (f & (D_JB | D_JZ)) {
 		int64_t rel = (f & D_JB) ? (int8_t)getb(&d) :
@@ -688,10 +710,13 @@ do_modrm_ud:
 			i->fn = (pfx & PFX_REP) ? h_pause : h_nop;
 		if (map == 2 && b == 0xb8 && mp != 2)
 			i->fn = h_ud;
-		if (map == 2 && b == 0xbc && mp == 2 && HAS(c, FEAT_BMI1))
+		if (map == 2 && !vex && b == 0xbc && mp == 2 && HAS(c, FEAT_BMI1))
 			i->fn = h_tzcnt;
-		if (map == 2 && b == 0xbd && mp == 2 && HAS(c, FEAT_LZCNT))
+		if (map == 2 && !vex && b == 0xbd && mp == 2 && HAS(c, FEAT_LZCNT))
 			i->fn = h_lzcnt;
+		/* MOVNTI is NP: a 66/F2/F3 prefix makes it #UD */
+		if (map == 2 && !vex && b == 0xc3 && mp)
+			i->fn = h_ud;
 		/* integer instructions of the 0F38 / VEX maps */
 		if (map == 3 && !vex) {
 			if ((b == 0xf0 || b == 0xf1) && mp == 2)
@@ -728,14 +753,17 @@ do_modrm_ud:
 			if (i->vex_l)
 				i->fn = NULL;
 		}
+		/* RORX: VEX.vvvv must be 1111b (SDM RORX: otherwise #UD) */
 		if (map == 4 && vex && b == 0xf0)
-			i->fn = (mp == 3 && !i->vex_l) ? h_rorx : NULL;
+			i->fn = (mp == 3 && !i->vex_l && !i->vex_v) ? h_rorx : NULL;
 		if (map == 4 && vex && b == 0xf0)
 			i->osz = (rex & 8) && long64 ? 8 : 4;
 		if (!i->fn)
 			i->fn = h_ud;
 	}
 
+	if (vex_bad)
+		i->fn = h_ud;
 	/* LOCK prefix on anything but the lockable forms: #UD */
 	if ((pfx & PFX_LOCK) && !lock_ok(i, f)) {
 		/* AMD: LOCK MOV CR0 is MOV CR8 (CR8 legacy) */
@@ -759,12 +787,17 @@ finish_len:
 	i->end = !!(f & D_END);
 	i->mp = mp;
 	i->map = map;
+	if (od && i->fn == od->fn && od->fn) {
+		insn_fn fast = fast_select(c, i);
+		if (fast)
+			i->fn = fast;
+	}
 	return d.n;
 }
 
 /* ---- the decode cache ----------------------------------------------------- */
 
-#define BLK_MAX 64
+#define BLK_MAX BLK_MAX_INSNS
 #define ARENA_SIZE (64u << 20)
 
 static uint32_t bhash_fn(uint64_t phys, uint64_t rip)
@@ -775,11 +808,18 @@ static uint32_t bhash_fn(uint64_t phys, uint64_t rip)
 
 static int jc_idx(uint64_t rip)
 {
-	return (int)((rip ^ (rip >> JC_BITS)) & ((1 << JC_BITS) - 1));
+	return blk_jc_idx(rip);
 }
 
 static void arena_init(struct vm *vm)
 {
+	/* NESTVM_JIT=0 interprets only; NESTVM_JIT=N compiles after N runs */
+	const char *j = getenv("NESTVM_JIT");
+	vm->jit_threshold = JIT_THRESHOLD;
+	if (j && !strcmp(j, "0"))
+		vm->jit_off = true;
+	else if (j && atoi(j) > 0)
+		vm->jit_threshold = (uint32_t)atoi(j);
 	vm->arena_size = ARENA_SIZE;
 	vm->arena = malloc(vm->arena_size);
 	vm->bhash_mask = (1u << 16) - 1;
@@ -793,6 +833,7 @@ static void arena_init(struct vm *vm)
 void code_flush_all(struct vm *vm)
 {
 	vm->arena_used = 0;
+	jit_reset(vm);
 	if (vm->bhash)
 		memset(vm->bhash, 0, (vm->bhash_mask + 1) * sizeof(*vm->bhash));
 	for (int s = 0; s < vm->nslots; s++) {
@@ -1002,6 +1043,9 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 		if (!len) {
 			if (n > 0)
 				break;	/* fault when we get there */
+			/* 15 bytes were there and did not suffice: #GP(0) (SDM 2.3.11) */
+			if (avail == 15)
+				cpu_gp0(c);
 			/* first instruction: the missing byte decides the fault */
 			if (cs_check && (cur + avail > cs_lim || cur > cs_lim))
 				cpu_gp0(c);
@@ -1027,7 +1071,8 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 			e0 += tmp[k].len;
 		nb0 = (unsigned)((e0 > 0x1000 ? 0x1000 : e0) - (lin & 0xfff));
 	}
-	size_t sz = sizeof(struct blk) + n * sizeof(struct insn);
+	/* cached blocks end with a sentinel that chains to the next block */
+	size_t sz = sizeof(struct blk) + (n + 1) * sizeof(struct insn);
 	struct blk *b;
 	if (c->single_step) {
 		/* one instruction, used once: not cached */
@@ -1050,6 +1095,7 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 	b->mode = c->mode;
 	b->n = n;
 	b->dead = 0;
+	b->ends_branch = tmp[n - 1].end;
 	b->phys[0] = gpa0;
 	b->off[0] = lin & 0xfff;
 	uint64_t last_end = (lin & 0xfff);
@@ -1066,9 +1112,19 @@ static struct blk *blk_build(struct cpu *c, uint64_t rip, uint64_t lin, uint64_t
 	}
 	b->hnext = NULL;
 	b->pnext[0] = b->pnext[1] = NULL;
+	b->succ[0] = b->succ[1] = NULL;
+	b->jit = NULL;
+	b->hot = 0;
 	memcpy(b->insn, tmp, n * sizeof(struct insn));
-	if (!c->single_step)
+	if (!c->single_step) {
+		struct insn *e = &b->insn[n];
+		memset(e, 0, sizeof(*e));
+		e->fn = h_blk_end;
+		e->imm = (uint64_t)(uintptr_t)b;
+		e->rip = tmp[n - 1].rip;
+		e->disp = (tmp[n - 1].rip + tmp[n - 1].len) & rip_mask(c);
 		blk_register(vm, b);
+	}
 	c->stat_decoded += n;
 	return b;
 }
@@ -1126,21 +1182,22 @@ struct blk *blk_lookup(struct cpu *c)
 	if (!cpu_long64(c) && rip > c->seg[S_CS].limit)
 		cpu_gp0(c);
 	uint64_t gpa;
-	struct tlb_ent *e = &c->tlb[c->cpl == 3 ? TLB_USER : TLB_SUP][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_ent *e = &c->tlb[c->cpl == 3 ? TLB_USER : TLB_SUP][(lin >> 12) & TLB_MASK];
+	uint64_t tag = (lin & ~0xfffULL) | c->tlb_epoch;
 	uint8_t *host;
-	if (e->tag_x == (lin & ~0xfffULL)) {
+	if (e->tag_x == tag) {
 		gpa = e->gpa;
 		host = (uint8_t *)(e->addend + (lin & ~0xfffULL));
 	} else {
-		host = fetch_page(c, lin & ~0xfffULL, &gpa, true);
+		host = fetch_page(c, lin, &gpa, true);	/* CR2 = the fetch address */
 		/* remember the translation for the next lookups */
 		struct walk w;
 		int acc = ACC_X | (c->cpl == 3 ? ACC_USER : 0);
 		if (mmu_translate(c, lin, acc | ACC_NOSET, &w) &&
 		    (w.gpa & ~0xfffULL) != lapic_xapic_base(c)) {
-			if (e->tag_r != (lin & ~0xfffULL) && e->tag_w != (lin & ~0xfffULL))
+			if (e->tag_r != tag && e->tag_w != tag)
 				e->tag_r = e->tag_w = TLB_INVALID;
-			e->tag_x = lin & ~0xfffULL;
+			e->tag_x = tag;
 			e->addend = (uintptr_t)host - (lin & ~0xfffULL);
 			e->gpa = gpa;
 		}
@@ -1170,5 +1227,33 @@ struct blk *blk_lookup(struct cpu *c)
 	b = blk_build(c, rip, lin, gpa, host);
 	if (!c->single_step)
 		c->jc[j] = b;
+	return b;
+}
+
+/*
+ * The block after `prev` at the current RIP: one of prev's cached
+ * successors when still valid (same RIP, CS base and mode, alive, bytes
+ * verified this generation), else a full lookup that refreshes the cache.
+ */
+struct blk *blk_next(struct cpu *c, struct blk *prev)
+{
+	uint64_t rip = c->rip;
+	/*
+	 * A successor is only as good as the translation it was fetched
+	 * through: it must still be in the jump cache, which every TLB flush
+	 * (MOV CR3, INVLPG, CR0/CR4 changes) empties (SDM 4.10.4).
+	 */
+	struct blk *cached = c->jc[jc_idx(rip)];
+	for (int k = 0; k < 2; k++) {
+		struct blk *s = prev->succ[k];
+		if (s && s == cached && s->rip == rip && !s->dead && s->vgen == c->vm->run_gen &&
+		    s->cs_base == c->seg_ebase[S_CS] && s->mode == c->mode)
+			return s;
+	}
+	struct blk *b = blk_lookup(c);
+	if (!prev->dead && !c->single_step) {
+		prev->succ[1] = prev->succ[0];
+		prev->succ[0] = b;
+	}
 	return b;
 }

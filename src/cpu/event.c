@@ -319,6 +319,8 @@ static void deliver_long(struct cpu *c, const struct dlv *d)
 	if (d->has_ec)
 		vals[n++] = d->ec;
 	probe_frame(c, 0, rsp, ~0ULL, n * 8, ncpl < 3);
+	seg_set_accessed(c, sel, cd);	/* SDM 3.4.5.1: loading CS sets A */
+	cd |= 1ULL << 40;
 	push_frame(c, 0, rsp, ~0ULL, vals, n, 8, ncpl < 3);
 
 	/* commit */
@@ -441,6 +443,12 @@ static void deliver_prot(struct cpu *c, const struct dlv *d)
 	if (d->has_ec)
 		vals[n++] = d->ec;
 	probe_frame(c, ss_base, sp, m, n * sz, ncpl < 3);
+	seg_set_accessed(c, sel, cd);	/* SDM 3.4.5.1: the loaded CS and SS get A set */
+	cd |= 1ULL << 40;
+	if (stack_switch) {
+		seg_set_accessed(c, nss, nssd);
+		nssd |= 1ULL << 40;
+	}
 	push_frame(c, ss_base, sp, m, vals, n, sz, ncpl < 3);
 
 	/* commit */

@@ -63,6 +63,20 @@ H(h_xsaveopt); H(h_xsavec); H(h_xsaves); H(h_xrstors);
 
 #undef H
 
+/*
+ * Kinds of specialised instructions (insn.fk), described by the insn's
+ * fields: osz, reg, rm, imm, aux (ALU op / condition), modrm.
+ */
+enum {
+	FK_NONE, FK_ALU_RR, FK_ALU_R2, FK_ALU_RI, FK_TEST_RR, FK_MOV_RR, FK_MOV_R2,
+	FK_MOV_RI, FK_LEA, FK_LOAD, FK_STORE, FK_STORE_I, FK_MOVZX_LOAD, FK_CMP_MR,
+	FK_CMP8_MI, FK_ADD_RM, FK_SHIFT_RI, FK_INC, FK_DEC, FK_JCC, FK_JMP, FK_CALL,
+	FK_RET, FK_PUSH, FK_POP, FK_MOVZX_RR,
+};
+
+/* exec_fast.c: a specialised handler for a decoded instruction, or NULL */
+insn_fn fast_select(struct cpu *c, struct insn *i);
+
 /* shared helpers */
 uint64_t alu_op(struct cpu *c, int op, int sz, uint64_t a, uint64_t b);
 void cpu_jump(struct cpu *c, uint64_t target);

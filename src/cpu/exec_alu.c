@@ -70,11 +70,22 @@ uint64_t alu_op(struct cpu *c, int op, int bytes, uint64_t a, uint64_t b)
 	return r;
 }
 
+/*
+ * The read of a read-modify-write operand (slow path): the access is made
+ * with write intent, so a #PF reports W=1 and a read-only page faults
+ * before anything is read (what hardware does; SDM 4.7 "W/R").
+ */
+static uint64_t rmw_ld(struct cpu *c, uint64_t lin, int sz, int sacc)
+{
+	mem_probe(c, lin, sz, ACC_W | sacc);
+	return lin_ld_acc(c, lin, sz, sacc);
+}
+
 /* read-modify-write of the memory operand with fn(old) -> new */
 #define RMW_BEGIN(c, i, sz, lin, p, old) \
 	uint64_t lin = seg_lin(c, (i)->seg, insn_ea(c, i), sz, ACC_W); \
 	uint8_t *p = lin_rmw_ptr(c, lin, sz); \
-	uint64_t old = p ? ld_host((uintptr_t)p, sz) : lin_ld_acc(c, lin, sz, SACC(i))
+	uint64_t old = p ? ld_host((uintptr_t)p, sz) : rmw_ld(c, lin, sz, SACC(i))
 #define RMW_END(c, i, sz, lin, p, val) \
 	do { \
 		if (p) \
@@ -326,6 +337,9 @@ H(h_grp3)
 				n = (int16_t)c->gpr[R_AX];
 			else
 				n = (int64_t)(((uint64_t)sext(c->gpr[R_DX], sz) << (sz * 8)) | (c->gpr[R_AX] & m));
+			/* INT64_MIN / -1 would trap in the emulator itself: its quotient overflows anyway */
+			if (d == -1 && n == INT64_MIN)
+				cpu_raise(c, EXC_DE);
 			int64_t q = n / d, r = n % d;
 			if (q != sext((uint64_t)q, sz))
 				cpu_raise(c, EXC_DE);
@@ -384,14 +398,19 @@ H(h_shift)
 	uint8_t *p = NULL;
 	uint64_t a;
 	if (i->mem) {
-		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, cnt ? ACC_W : ACC_R);
+		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, ACC_W);
+		/* an RMW access even for a zero count (faults report W=1) */
 		p = cnt ? lin_rmw_ptr(c, lin, sz) : NULL;
-		a = p ? ld_host((uintptr_t)p, sz) : lin_ld_acc(c, lin, sz, SACC(i));
+		a = p ? ld_host((uintptr_t)p, sz) : rmw_ld(c, lin, sz, SACC(i));
 	} else {
 		a = reg_get(c, i->rm, sz);
 	}
-	if (!cnt)
+	if (!cnt) {
+		/* flags untouched, but a 32-bit register is still written (zero-extended) */
+		if (!i->mem && sz == 4)
+			reg_set(c, i->rm, 4, a);
 		return;
+	}
 
 	uint64_t r = a, fl;
 	cc_flush(c);
@@ -487,26 +506,33 @@ static void shxd(struct cpu *c, const struct insn *i, bool left)
 	uint8_t *p = NULL;
 	uint64_t a;
 	if (i->mem) {
-		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, cnt ? ACC_W : ACC_R);
+		lin = seg_lin(c, i->seg, insn_ea(c, i), sz, ACC_W);
+		/* an RMW access even for a zero count (faults report W=1) */
 		p = cnt ? lin_rmw_ptr(c, lin, sz) : NULL;
-		a = p ? ld_host((uintptr_t)p, sz) : lin_ld_acc(c, lin, sz, SACC(i));
+		a = p ? ld_host((uintptr_t)p, sz) : rmw_ld(c, lin, sz, SACC(i));
 	} else {
 		a = reg_get(c, i->rm, sz);
 	}
-	if (!cnt)
+	if (!cnt) {
+		if (!i->mem && sz == 4)
+			reg_set(c, i->rm, 4, a);	/* zero-extends even for count 0 */
 		return;
+	}
 	uint64_t r;
 	bool cf;
-	if (cnt > (unsigned)bits) {
-		/* 16-bit with count > 16: undefined; shift the 32-bit src:dst pattern */
-		unsigned __int128 v = left ? (((unsigned __int128)a << bits) | src) : (((unsigned __int128)src << bits) | a);
-		v = (v << 32) | (left ? a : src);
+	if (bits == 16) {
+		/*
+		 * Counts 17..31 are undefined (SDM SHLD/SHRD); nestvm shifts the
+		 * 48-bit dst:src:dst as Intel processors do (docs/cpu.md).  For
+		 * counts up to 16 this is exactly the architected result.
+		 */
+		uint64_t v = (a << 32) | (src << 16) | a;
 		if (left) {
-			r = (uint64_t)(v >> (2 * bits + 32 - cnt)) & m;
-			cf = (uint64_t)(v >> (2 * bits + 32 - cnt)) & 1;
+			r = (v >> (32 - cnt)) & m;
+			cf = (v >> (48 - cnt)) & 1;
 		} else {
-			r = (uint64_t)(v >> cnt) & m;
-			cf = (uint64_t)(v >> (cnt - 1)) & 1;
+			r = (v >> cnt) & m;
+			cf = (v >> (cnt - 1)) & 1;
 		}
 	} else if (left) {
 		unsigned __int128 v = ((unsigned __int128)a << bits) | src;
@@ -557,7 +583,7 @@ static void bitop(struct cpu *c, const struct insn *i, int op, int64_t off, bool
 			bit = (uint64_t)off & (bits - 1);
 		}
 		uint64_t lin = seg_lin(c, i->seg, ea, sz, op ? ACC_W : ACC_R);
-		v = lin_ld_acc(c, lin, sz, SACC(i));
+		v = op ? rmw_ld(c, lin, sz, SACC(i)) : lin_ld_acc(c, lin, sz, SACC(i));
 		r = op == 1 ? v | (1ULL << bit) : op == 2 ? v & ~(1ULL << bit) :
 		    op == 3 ? v ^ (1ULL << bit) : v;
 		if (op)
@@ -806,6 +832,7 @@ H(h_cmpxchg8b)
 	if (q && (lin & 15))
 		cpu_gp0(c);
 	uint64_t lo, hi;
+	mem_probe(c, lin, n, ACC_W | SACC(i));	/* locked RMW: write intent */
 	if (q) {
 		lo = lin_ld_acc(c, lin, 8, SACC(i));
 		hi = lin_ld_acc(c, lin + 8, 8, SACC(i));
@@ -816,7 +843,6 @@ H(h_cmpxchg8b)
 	}
 	uint64_t m = q ? ~0ULL : 0xffffffffULL;
 	bool eq = lo == (c->gpr[R_AX] & m) && hi == (c->gpr[R_DX] & m);
-	mem_probe(c, lin, n, ACC_W);
 	if (eq) {
 		if (q) {
 			lin_st_acc(c, lin, 8, c->gpr[R_BX], SACC(i));

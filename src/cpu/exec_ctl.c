@@ -274,9 +274,12 @@ H(h_enter)
 		cpu_st(c, S_SS, cur_sp, sz, frame);
 	}
 	uint64_t nsp = ea_mask(cur_sp - alloc, ssz);
-	/* the allocated area must be writable too (SDM ENTER: #SS/#PF) */
+	/*
+	 * SDM ENTER: #SS or #PF "if a write using the final value of the
+	 * stack pointer would cause" one: probe it as a write.
+	 */
 	if (alloc)
-		seg_lin(c, S_SS, nsp, 1, ACC_W);
+		mem_probe(c, seg_lin(c, S_SS, nsp, 1, ACC_W), 1, ACC_W | ACC_SS);
 	reg_set(c, R_BP, sz, frame);
 	reg_set(c, R_SP, ssz, nsp);
 }
@@ -325,6 +328,7 @@ static void rep_begin(struct cpu *c, const struct insn *i, struct rep *r, int sz
 static bool rep_next(struct cpu *c, const struct insn *i, struct rep *r)
 {
 	r->done++;
+	c->rep_done = r->done;
 	io_retire(c);
 	if (!r->rep)
 		return false;
@@ -343,9 +347,16 @@ static bool rep_next(struct cpu *c, const struct insn *i, struct rep *r)
 
 static void rep_end(struct cpu *c, struct rep *r)
 {
+	c->rep_done = 0;
 	if (r->done > 1) {
-		c->icount += r->done - 1;
 		c->clock += r->done - 1;
+		/*
+		 * The block's instruction limit was fixed when it started and
+		 * counts this instruction once: end the block here so the run
+		 * loop recomputes the room, keeping the budget and timer
+		 * deadlines exact.
+		 */
+		c->brk |= BRK_EVENT;
 	}
 }
 
@@ -376,9 +387,8 @@ H(h_movs)
 		if (r.rep && r.step > 0 && r.cnt > 1) {
 			uint64_t sl = seg_lin(c, i->seg, si_ea(c, &r), sz, ACC_R);
 			uint64_t dl = seg_lin(c, S_ES, di_ea(c, &r), sz, ACC_W);
-			struct tlb_ent *se = &c->tlb_cur[(sl >> 12) & (TLB_SIZE - 1)];
-			struct tlb_ent *de = &c->tlb_cur[(dl >> 12) & (TLB_SIZE - 1)];
-			if (se->tag_r == (sl & ~0xfffULL) && de->tag_w == (dl & ~0xfffULL)) {
+			uintptr_t hs = tlb_host_r(c, sl, sz), hd = tlb_host_w(c, dl, sz);
+			if (hs && hd) {
 				uint64_t n = r.cnt - 1;
 				uint64_t sroom = (0x1000 - (sl & 0xfff)) / sz;
 				uint64_t droom = (0x1000 - (dl & 0xfff)) / sz;
@@ -389,22 +399,33 @@ H(h_movs)
 				uint64_t sm = c->gpr[R_SI] & r.m, dm = c->gpr[R_DI] & r.m;
 				if (sm + n * sz > r.m || dm + n * sz > r.m)
 					n = 0;
+				/* the whole run must pass the segment checks */
+				if (!((c->seg_fast >> i->seg) & 1) || !((c->seg_fast_w >> S_ES) & 1) ||
+				    sm + n * sz > c->seg_elim[i->seg] || dm + n * sz > c->seg_elim[S_ES])
+					n = 0;
 				if (n > 1) {
-					uint8_t *s = (uint8_t *)(se->addend + sl);
-					uint8_t *d = (uint8_t *)(de->addend + dl);
+					uint8_t *s = (uint8_t *)hs;
+					uint8_t *d = (uint8_t *)hd;
 					size_t bytes = n * sz;
 					if (d >= s + bytes || s >= d + bytes || d < s) {
 						memmove(d, s, bytes);
 					} else {
-						for (size_t k = 0; k < bytes; k++)
-							d[k] = s[k];
+						/*
+						 * Destination ahead of the source within the
+						 * copy: element by element, each read before
+						 * its own write, as the loop of SDM MOVS does.
+						 */
+						for (size_t k = 0; k < bytes; k += sz)
+							st_host((uintptr_t)(d + k), sz,
+								ld_host((uintptr_t)(s + k), sz));
 					}
 					reg_set(c, R_SI, r.a, (c->gpr[R_SI] + bytes) & r.m);
 					reg_set(c, R_DI, r.a, (c->gpr[R_DI] + bytes) & r.m);
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					c->rep_done = r.done;
+					/* one more element below; rep_next accounts for it */
 				}
 			}
 		}
@@ -427,8 +448,8 @@ H(h_stos)
 	do {
 		if (r.rep && r.step > 0 && r.cnt > 1) {
 			uint64_t dl = seg_lin(c, S_ES, di_ea(c, &r), sz, ACC_W);
-			struct tlb_ent *de = &c->tlb_cur[(dl >> 12) & (TLB_SIZE - 1)];
-			if (de->tag_w == (dl & ~0xfffULL)) {
+			uintptr_t hd = tlb_host_w(c, dl, sz);
+			if (hd) {
 				uint64_t n = r.cnt - 1;
 				uint64_t droom = (0x1000 - (dl & 0xfff)) / sz;
 				uint64_t lim = r.room > r.done + 1 ? r.room - r.done - 1 : 0;
@@ -436,8 +457,11 @@ H(h_stos)
 				if (n > lim) n = lim;
 				if ((c->gpr[R_DI] & r.m) + n * sz > r.m)
 					n = 0;
+				if (!((c->seg_fast_w >> S_ES) & 1) ||
+				    (c->gpr[R_DI] & r.m) + n * sz > c->seg_elim[S_ES])
+					n = 0;
 				if (n > 1) {
-					uint8_t *d = (uint8_t *)(de->addend + dl);
+					uint8_t *d = (uint8_t *)hd;
 					if (sz == 1)
 						memset(d, (int)v, n);
 					else
@@ -447,7 +471,8 @@ H(h_stos)
 					r.cnt -= n;
 					reg_set(c, R_CX, r.a, r.cnt);
 					r.done += n;
-					continue;
+					c->rep_done = r.done;
+					/* one more element below; rep_next accounts for it */
 				}
 			}
 		}
@@ -497,6 +522,7 @@ H(h_cmps)
 		adv(c, R_DI, &r);
 		if (rep_cmp_stop(i, a, b)) {
 			r.done++;
+			c->rep_done = r.done;
 			io_retire(c);
 			if (r.rep) {
 				r.cnt = (r.cnt - 1) & r.m;
@@ -524,6 +550,7 @@ H(h_scas)
 		adv(c, R_DI, &r);
 		if (rep_cmp_stop(i, a, b)) {
 			r.done++;
+			c->rep_done = r.done;
 			io_retire(c);
 			if (r.rep) {
 				r.cnt = (r.cnt - 1) & r.m;

@@ -124,6 +124,7 @@ static void call_gate(struct cpu *c, uint16_t gsel, uint64_t g, uint64_t ghi, in
 		cpu_raise_ec(c, EXC_GP, 0);
 
 	if (!call) {
+		seg_set_accessed(c, csel, cd);
 		load_cs(c, csel, cd, c->cpl);
 		c->rip = off;
 		return;
@@ -134,6 +135,7 @@ static void call_gate(struct cpu *c, uint16_t gsel, uint64_t g, uint64_t ghi, in
 		if (cpu_long64(c))
 			s.base = 0;
 		stk_probe(c, &s, 2 * gsz, 0);
+		seg_set_accessed(c, csel, cd);
 		stk_push(c, &s, gsz, c->seg[S_CS].sel);
 		stk_push(c, &s, gsz, ret);
 		reg_set(c, R_SP, s.m == 0xffff ? 2 : s.m == ~0ULL ? 8 : 4, s.sp);
@@ -190,6 +192,9 @@ static void call_gate(struct cpu *c, uint16_t gsel, uint64_t g, uint64_t ghi, in
 		params[k] = cpu_ld(c, S_SS, ea_mask(c->gpr[R_SP] + (uint64_t)(k * gsz), osp), gsz);
 	int np = lm ? 0 : pcount;
 	stk_probe(c, &s, (4 + np) * gsz, nss & 0xfffc);
+	if (!lm)
+		seg_set_accessed(c, nss, nssd);
+	seg_set_accessed(c, csel, cd);
 	stk_push(c, &s, gsz, c->seg[S_SS].sel);
 	stk_push(c, &s, gsz, c->gpr[R_SP] & sz_mask(osp));
 	for (int k = np - 1; k >= 0; k--)
@@ -231,6 +236,9 @@ void far_jump(struct cpu *c, uint16_t sel, uint64_t off, int osz, bool call,
 	if (ar & AR_S) {
 		if (!(ar & 8))
 			cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
+		/* IA-32e mode: L = 1 with D = 1 is reserved (SDM JMP, CALL) */
+		if (lm && (ar & AR_L) && (ar & AR_DB))
+			cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 		if (ar & 4) {
 			if (dpl > c->cpl)
 				cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
@@ -247,9 +255,11 @@ void far_jump(struct cpu *c, uint16_t sel, uint64_t off, int osz, bool call,
 		} else if (!canon(c, off)) {
 			cpu_gp0(c);
 		}
+		uint64_t sp1 = stk_addr(c, -osz), sp2 = ea_mask(sp1 - osz, stack_asz(c));
+		if (call)	/* the pushes must not fault after the accessed bit is set */
+			mem_probe(c, seg_lin(c, S_SS, sp2, 2 * osz, ACC_W), 2 * osz, ACC_W | ACC_SS);
+		seg_set_accessed(c, sel, d);
 		if (call) {
-			uint64_t sp1 = stk_addr(c, -osz), sp2 = ea_mask(sp1 - osz, stack_asz(c));
-			seg_lin(c, S_SS, sp2, 2 * osz, ACC_W);
 			cpu_st(c, S_SS, sp1, osz, c->seg[S_CS].sel);
 			cpu_st(c, S_SS, sp2, osz, ret);
 			sp_set(c, sp2);
@@ -337,13 +347,15 @@ void far_return(struct cpu *c, int osz, uint16_t pop_bytes)
 	desc_read(c, sel, &d, NULL, EXC_GP);
 	uint32_t ar = desc_ar(d);
 	int dpl = (ar >> AR_DPL_SHIFT) & 3, rpl = sel & 3;
+	bool lm = c->efer & EFER_LMA;
 	if (!(ar & AR_S) || !(ar & 8) || rpl < c->cpl)
+		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
+	if (lm && (ar & AR_L) && (ar & AR_DB))
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 	if ((ar & 4) ? dpl > rpl : dpl != rpl)
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 	if (!(ar & AR_P))
 		cpu_raise_ec(c, EXC_NP, sel & 0xfffc);
-	bool lm = c->efer & EFER_LMA;
 	bool tgt64 = lm && (ar & AR_L);
 	if (!tgt64) {
 		off &= osz == 2 ? 0xffff : 0xffffffffULL;
@@ -353,6 +365,7 @@ void far_return(struct cpu *c, int osz, uint16_t pop_bytes)
 		cpu_gp0(c);
 	}
 	if (rpl == c->cpl) {
+		seg_set_accessed(c, sel, d);
 		load_cs(c, sel, d, c->cpl);
 		c->rip = off;
 		sp_set(c, ea_mask(sp + 2 * osz + pop_bytes, ssz));
@@ -375,7 +388,9 @@ void far_return(struct cpu *c, int osz, uint16_t pop_bytes)
 			cpu_raise_ec(c, EXC_GP, nss & 0xfffc);
 		if (!(sar & AR_P))
 			cpu_raise_ec(c, EXC_SS, nss & 0xfffc);
+		seg_set_accessed(c, nss, sd);
 	}
+	seg_set_accessed(c, sel, d);
 	load_cs(c, sel, d, rpl);
 	if (null_ss) {
 		c->seg[S_SS].sel = nss;
@@ -613,6 +628,7 @@ void cpu_iret(struct cpu *c, int osz)
 		if (!tgt64 && t > desc_limit(d))
 			cpu_gp0(c);
 		int ocpl = c->cpl;
+		seg_set_accessed(c, cs, d);
 		load_cs(c, cs, d, ocpl);
 		c->rip = t;
 		sp_set(c, ea_mask(sp + 3 * osz, ssz));
@@ -643,6 +659,9 @@ void cpu_iret(struct cpu *c, int osz)
 	uint64_t t = tgt64 ? ip : ip & (osz == 2 ? 0xffff : 0xffffffffULL);
 	if (tgt64 ? !canon(c, t) : t > desc_limit(d))
 		cpu_gp0(c);
+	if (!null_ss)
+		seg_set_accessed(c, nss, sd);
+	seg_set_accessed(c, cs, d);
 
 	int ocpl = c->cpl;
 	c->cpl = ocpl;
@@ -810,16 +829,22 @@ H(h_syscall)
 
 H(h_sysret)
 {
+	bool intel = c->model->vendor == VENDOR_INTEL;
 	if (!(c->efer & EFER_SCE))
+		cpu_ud(c);
+	/* Intel: 64-bit mode only (SDM SYSRET); AMD: any protected mode (APM) */
+	if (intel && !cpu_long64(c))
 		cpu_ud(c);
 	if (!(c->cr0 & CR0_PE) || (c->rflags & F_VM) || c->cpl != 0)
 		cpu_gp0(c);
 	bool lm = c->efer & EFER_LMA;
-	if (!lm && c->model->vendor == VENDOR_INTEL)
-		cpu_ud(c);
 	uint16_t sel = (uint16_t)(c->msr.star >> 48);
 	bool to64 = (i->rex & 8) && cpu_long64(c);
-	if (to64 && !canon(c, c->gpr[R_CX]))
+	/*
+	 * A non-canonical RCX: Intel faults at CPL 0 before any change; AMD
+	 * completes the return and the fetch faults at CPL 3.
+	 */
+	if (to64 && intel && !canon(c, c->gpr[R_CX]))
 		cpu_gp0(c);
 	if (lm) {
 		cpu_set_rflags_raw(c, (c->gpr[R_R11] & ~(uint64_t)(F_RF | F_VM)) | F_FIXED);
@@ -835,10 +860,15 @@ H(h_sysret)
 		c->rip = (uint32_t)c->gpr[R_CX];
 		c->rflags |= F_IF;
 	}
-	/* SS selector and DPL change; the rest of the cache is left as is (SDM) */
-	c->seg[S_SS].sel = (uint16_t)((sel + 8) | 3);
-	c->seg[S_SS].ar = (c->seg[S_SS].ar & ~(uint32_t)(AR_DPL | AR_UNUSABLE)) |
-			  (3 << AR_DPL_SHIFT) | AR_P | AR_S | 3;
+	if (intel) {
+		/* Intel loads a flat SS (SDM SYSRET) */
+		flat_seg(&c->seg[S_SS], (uint16_t)((sel + 8) | 3), false, 3, false);
+	} else {
+		/* AMD: SS selector and DPL change, the rest of the cache stays (APM) */
+		c->seg[S_SS].sel = (uint16_t)((sel + 8) | 3);
+		c->seg[S_SS].ar = (c->seg[S_SS].ar & ~(uint32_t)(AR_DPL | AR_UNUSABLE)) |
+				  (3 << AR_DPL_SHIFT) | AR_P | AR_S | 3;
+	}
 	c->cpl = 3;
 	cpu_update_mode(c);
 }

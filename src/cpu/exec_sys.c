@@ -22,6 +22,12 @@ static bool real_or_v86(const struct cpu *c)
 	return !(c->cr0 & CR0_PE) || (c->rflags & F_VM);
 }
 
+static bool canonical(const struct cpu *c, uint64_t v)
+{
+	int sh = (c->cr4 & CR4_LA57) ? 7 : 16;
+	return (uint64_t)((int64_t)(v << sh) >> sh) == v;
+}
+
 static void need_cpl0(struct cpu *c)
 {
 	if (c->cpl != 0)
@@ -40,6 +46,7 @@ H(h_hlt)
 	c->rip = next_rip(i);
 	c->halted = true;
 	c->mp_state = KVM_MP_STATE_HALTED;
+	c->brk |= BRK_EVENT;	/* leave the block loop: the vCPU waits now */
 }
 
 static int iopl(const struct cpu *c)
@@ -367,7 +374,7 @@ static void load_ldtr(struct cpu *c, uint16_t sel)
 	uint32_t ar = desc_ar(d);
 	if ((ar & AR_S) || (ar & AR_TYPE) != 2)
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
-	if (lm && ((hi >> 40) & 0x1f))
+	if (lm && (((hi >> 40) & 0x1f) || !canonical(c, desc_base(d) | (hi << 32))))
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 	if (!(ar & AR_P))
 		cpu_raise_ec(c, EXC_NP, sel & 0xfffc);
@@ -389,7 +396,8 @@ static void load_tr(struct cpu *c, uint16_t sel)
 	int t = ar & AR_TYPE;
 	if ((ar & AR_S) || (lm ? t != 9 : (t != 1 && t != 9)))
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
-	if (lm && ((hi >> 40) & 0x1f))
+	/* IA-32e mode: the upper type must be 0 and the 64-bit base canonical */
+	if (lm && (((hi >> 40) & 0x1f) || !canonical(c, desc_base(d) | (hi << 32))))
 		cpu_raise_ec(c, EXC_GP, sel & 0xfffc);
 	if (!(ar & AR_P))
 		cpu_raise_ec(c, EXC_NP, sel & 0xfffc);
@@ -732,6 +740,9 @@ H(h_grp15)
 			return;	/* LFENCE / MFENCE / SFENCE */
 		cpu_ud(c);
 	}
+	/* no memory form of group 15 takes F3 or F2 */
+	if (i->mp >= 2)
+		cpu_ud(c);
 	switch (op) {
 	case 0: h_fxsave(c, i); return;
 	case 1: h_fxrstor(c, i); return;

@@ -90,6 +90,27 @@ uint64_t cc_flags(const struct cpu *c)
 		if (r == sb - 1)
 			f |= F_OF;
 		return f;
+	case CC_SHL: {	/* src1 = value shifted, src2 = count (1..63) */
+		unsigned n = (unsigned)c->cc_src2, bits = 8u << sz;
+		bool cf = n <= bits ? (c->cc_src1 >> (bits - n)) & 1 : 0;
+		f = szp(r, sz) | (cf ? F_CF : 0);
+		if (!!(r & sb) ^ cf)
+			f |= F_OF;
+		return f;
+	}
+	case CC_SHR: {
+		unsigned n = (unsigned)c->cc_src2;
+		f = szp(r, sz) | (((a >> (n - 1)) & 1) ? F_CF : 0);
+		if (a & sb)
+			f |= F_OF;
+		return f;
+	}
+	case CC_SAR: {
+		unsigned n = (unsigned)c->cc_src2;
+		int64_t sa = (int64_t)(a << (64 - (8 << sz))) >> (64 - (8 << sz));
+		f = szp(r, sz) | (((uint64_t)(sa >> (n - 1)) & 1) ? F_CF : 0);
+		return f;
+	}
 	default:
 		return c->rflags & F_ARITH;
 	}

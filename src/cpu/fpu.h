@@ -26,15 +26,26 @@ uint16_t fpu_full_tag(const struct cpu *c, uint8_t abridged);
 /* the tag a register value deserves: 0 valid, 1 zero, 2 special */
 int fpu_tag_of(const struct x87_reg *r);
 
-/* the 512-byte legacy area; with_xmm = include XMM0-15 (or 0-7 outside 64-bit) */
-void fpu_fxsave_image(const struct cpu *c, uint8_t *buf, bool with_xmm, int nxmm);
-/* load it; returns -1 if MXCSR has reserved bits set */
-int fpu_fxrstor_image(struct cpu *c, const uint8_t *buf, bool with_xmm, int nxmm);
+/*
+ * The 512-byte legacy area (FXSAVE layout).  fmt64: the REX.W form with
+ * 64-bit FIP/FDP (else 32-bit offsets with FCS/FDS); nxmm: XMM registers
+ * included (0, 8 or 16).  Bytes 416-511 are not touched.
+ */
+void fpu_fxsave_image(const struct cpu *c, uint8_t *buf, bool fmt64, int nxmm);
+/* load it; returns -1 (nothing loaded) if MXCSR has reserved bits set */
+int fpu_fxrstor_image(struct cpu *c, const uint8_t *buf, bool fmt64, int nxmm);
+
+/* MXCSR bits the model implements (MXCSR_MASK in the FXSAVE image) */
+uint32_t fpu_mxcsr_mask(const struct cpu *c);
+/* XINUSE: components not in their initial configuration (SDM Vol. 1 13.6) */
+uint64_t fpu_xinuse(const struct cpu *c);
+/* put a component in its initial configuration */
+void fpu_x87_init(struct cpu *c);
 
 /*
- * XSAVE standard-format image of the components in rfbm (AND XCR0 unless
- * `all`); buffer must hold the full size.  fpu_xrstor_image reads one
- * (header + legacy + AVX), returns -1 if it is malformed.
+ * KVM_GET_XSAVE / KVM_SET_XSAVE: standard-format image of the XCR0
+ * components (64-bit x87 layout).  fpu_xrstor_image returns -1 if the
+ * image is malformed.
  */
 void fpu_xsave_image(const struct cpu *c, uint8_t *buf, uint64_t rfbm, bool all_xcr0);
 int fpu_xrstor_image(struct cpu *c, const uint8_t *buf);
@@ -42,6 +53,5 @@ int fpu_xrstor_image(struct cpu *c, const uint8_t *buf);
 void fpu_get_kvm(const struct cpu *c, struct kvm_fpu *f);
 void fpu_set_kvm(struct cpu *c, const struct kvm_fpu *f);
 
-#define MXCSR_MASK 0xffffU	/* DAZ supported */
 
 #endif

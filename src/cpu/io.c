@@ -25,6 +25,28 @@ void io_retire(struct cpu *c)
 	c->io_used = 0;
 }
 
+/*
+ * I/O breakpoints (SDM 17.2.4: R/W = 10 with CR4.DE = 1) are traps, like
+ * data breakpoints: recorded here, reported after the instruction.
+ */
+static void io_bp(struct cpu *c, uint16_t port, int size)
+{
+	uint64_t dr7 = c->dr[7];
+	if (!(c->cr4 & CR4_DE) || !(dr7 & 0xff))
+		return;
+	for (int n = 0; n < 4; n++) {
+		if (!((dr7 >> (n * 2)) & 3) || ((dr7 >> (16 + n * 4)) & 3) != 2)
+			continue;
+		int ln = (dr7 >> (18 + n * 4)) & 3;
+		uint64_t len = ln == 0 ? 1 : ln == 1 ? 2 : ln == 2 ? 8 : 4;
+		uint64_t a = (c->dr[n] & 0xffff) & ~(len - 1);
+		if (port <= a + len - 1 && a <= (uint64_t)port + size - 1) {
+			c->evt.pending_dbg |= 1ULL << n;
+			c->brk |= BRK_EVENT;
+		}
+	}
+}
+
 static bool take_resp(struct cpu *c, uint64_t *v)
 {
 	if (c->io_used < c->io_nresp) {
@@ -46,6 +68,7 @@ NORETURN static void read_exit(struct cpu *c, int size)
 uint64_t io_in(struct cpu *c, uint16_t port, int size)
 {
 	uint64_t v;
+	io_bp(c, port, size);
 	if (take_resp(c, &v))
 		return v;
 	struct kvm_run *r = c->run;
@@ -91,6 +114,7 @@ static void queue_write(struct cpu *c, uint64_t addr, int size, uint64_t v, bool
 
 void io_out(struct cpu *c, uint16_t port, int size, uint64_t v)
 {
+	io_bp(c, port, size);
 	queue_write(c, port, size, v, true);
 }
 

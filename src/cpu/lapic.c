@@ -233,6 +233,13 @@ void lapic_reset(struct cpu *c, bool init)
 	reset_regs(a, id);
 	if (x2apic(a))
 		x2apic_id_regs(a, (uint32_t)c->id);
+	/*
+	 * The BSP's LINT0 comes out of reset as ExtINT, unmasked, so the
+	 * 8259's interrupts reach it as firmware would leave it (QEMU's
+	 * apic_reset_common, KVM's LINT0_REENABLED quirk).
+	 */
+	if (c->id == 0)
+		wr(a, APIC_LVT0, 0x700);
 	c->msr.tsc_deadline = 0;
 }
 
@@ -372,14 +379,16 @@ static void deliver_now(struct lapic *a, int delivery, int vec, bool level, bool
 		return;		/* disabled while the message was in flight */
 	switch (delivery) {
 	case DM_FIXED: case DM_LOWEST:
+		if (trig_level && !level)
+			break;		/* a level de-assert message carries no interrupt */
 		accept_irq(a, vec, trig_level);
 		break;
 	case DM_SMI:
 		t->evt.smi_pending = true;
 		kick(a);
 		break;
-	case DM_NMI:
-		if (t->evt.nmi_pending < 2)
+	case DM_NMI:		/* one may latch while blocked (SDM 6.7.1) */
+		if (t->evt.nmi_pending < ((t->evt.nmi_masked || t->evt.nmi_injected) ? 1 : 2))
 			t->evt.nmi_pending++;
 		kick(a);
 		break;
@@ -387,6 +396,7 @@ static void deliver_now(struct lapic *a, int delivery, int vec, bool level, bool
 		/* an INIT level de-assert only resynchronises arbitration IDs */
 		if (!trig_level || level) {
 			t->init_pending = true;
+			t->sipi_pending = false;	/* an earlier SIPI is superseded */
 			kick(a);
 		}
 		break;
@@ -516,12 +526,31 @@ static struct cpu *arbitrate(struct cpu **cand, int n, int vec)
 	return best;
 }
 
-static void send_msg(struct vm *vm, struct cpu *src, uint64_t at, uint32_t dest, bool wide,
-		     bool logical, int shorthand, int delivery, int vec, bool level,
-		     bool trig_level)
+/*
+ * Would the target accept the message (KVM_SIGNAL_MSI counts the APICs
+ * that did, as kvm_irq_delivery_to_apic: 0 for a software-disabled APIC)?
+ * Judged at sending time, also for a message still in flight.
+ */
+static int accepts(const struct lapic *a, int delivery, int vec, bool level, bool trig_level)
+{
+	switch (delivery) {
+	case DM_FIXED: case DM_LOWEST:
+		return vec >= 16 && sw_enabled(a) && !(trig_level && !level);
+	case DM_SMI: case DM_NMI: case DM_SIPI:
+		return 1;
+	case DM_INIT:
+		return !trig_level || level;
+	default:
+		return 0;
+	}
+}
+
+static int send_msg(struct vm *vm, struct cpu *src, uint64_t at, uint32_t dest, bool wide,
+		    bool logical, int shorthand, int delivery, int vec, bool level,
+		    bool trig_level)
 {
 	struct cpu *cand[VM_MAX_VCPUS];
-	int n = 0;
+	int n = 0, accepted = 0;
 
 	for (int k = 0; k < vm->nvcpus; k++) {
 		struct cpu *t = vm->vcpu[k];
@@ -544,20 +573,24 @@ static void send_msg(struct vm *vm, struct cpu *src, uint64_t at, uint32_t dest,
 				cand[n++] = t;
 			continue;
 		}
+		accepted += accepts(t->apic, delivery, vec, level, trig_level);
 		deliver_at(t->apic, at, delivery, vec, level, trig_level);
 	}
 	if (n) {
 		struct cpu *t = arbitrate(cand, n, vec);
+		accepted += accepts(t->apic, DM_LOWEST, vec, level, trig_level);
 		deliver_at(t->apic, at, DM_LOWEST, vec, level, trig_level);
 	}
+	return accepted;
 }
 
-void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
-		int shorthand, int delivery, int vec, bool level, bool trig_level)
+int lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
+	       int shorthand, int delivery, int vec, bool level, bool trig_level)
 {
 	uint64_t at = src ? now(src->apic) : vm->now;
 	bool wide = src && x2apic(src->apic);
-	send_msg(vm, src, at, dest, wide, logical, shorthand, delivery, vec, level, trig_level);
+	return send_msg(vm, src, at, dest, wide, logical, shorthand, delivery, vec, level,
+			trig_level);
 }
 
 /*
@@ -567,14 +600,14 @@ void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
  * trigger mode (SDM 11.11).  It arrives at the time of the VMM action,
  * the clock of the vCPU whose exit the VMM is handling.
  */
-void lapic_msi(struct vm *vm, uint64_t addr, uint32_t data)
+int lapic_msi(struct vm *vm, uint64_t addr, uint32_t data)
 {
 	uint32_t hi = (uint32_t)(addr >> 32) & 0xffffff00;
 	uint32_t dest = (uint32_t)((addr >> 12) & 0xff) | hi;
 	bool logical = addr & 4;
 	int delivery = (data >> 8) & 7;
-	send_msg(vm, NULL, vm->now, dest, hi != 0, logical, 0, delivery, data & 0xff,
-		 (data >> 14) & 1, (data >> 15) & 1);
+	return send_msg(vm, NULL, vm->now, dest, hi != 0, logical, 0, delivery, data & 0xff,
+			(data >> 14) & 1, (data >> 15) & 1);
 }
 
 /* ICR write (SDM 11.6.1) */

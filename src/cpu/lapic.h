@@ -42,12 +42,13 @@ bool lapic_accept_pic(const struct cpu *c);
  * Deliver an interrupt message (IPI, MSI, IOAPIC redirection) to the APICs
  * of `vm`.  dest/dest_mode/shorthand as in the ICR; `src` is the sender
  * (NULL for MSIs).  delivery: 0 fixed, 1 lowest priority, 2 SMI, 4 NMI,
- * 5 INIT, 6 SIPI, 7 ExtINT.
+ * 5 INIT, 6 SIPI, 7 ExtINT.  Returns how many APICs accepted it (as KVM's
+ * kvm_irq_delivery_to_apic counts: 0 for a software-disabled APIC).
  */
-void lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
-		int shorthand, int delivery, int vector, bool level, bool trig_level);
-/* an interrupt from an MSI address/data pair */
-void lapic_msi(struct vm *vm, uint64_t addr, uint32_t data);
+int lapic_send(struct vm *vm, struct cpu *src, uint32_t dest, bool logical,
+	       int shorthand, int delivery, int vector, bool level, bool trig_level);
+/* an interrupt from an MSI address/data pair; returns the APICs that took it */
+int lapic_msi(struct vm *vm, uint64_t addr, uint32_t data);
 
 /*
  * Local events: the next timer expiry or in-flight message on the vCPU

@@ -56,21 +56,49 @@ static inline bool tlb_fits(uint64_t lin, int size)
 	return (lin & 0xfff) <= (uint64_t)(0x1000 - size);
 }
 
+/* the TLB entry and tag for a linear address in the current set */
+static inline struct tlb_ent *tlb_slot(const struct cpu *c, uint64_t lin)
+{
+	return &c->tlb_cur[(lin >> 12) & TLB_MASK];
+}
+
+static inline uint64_t tlb_tag(const struct cpu *c, uint64_t lin)
+{
+	return (lin & ~0xfffULL) | c->tlb_epoch;
+}
+
+/* host address for `size` bytes at lin through the fast path, or 0 */
+static inline uintptr_t tlb_host_r(const struct cpu *c, uint64_t lin, int size)
+{
+	const struct tlb_ent *e = tlb_slot(c, lin);
+	if (likely(e->tag_r == tlb_tag(c, lin)) && likely(tlb_fits(lin, size)))
+		return e->addend + lin;
+	return 0;
+}
+
+static inline uintptr_t tlb_host_w(const struct cpu *c, uint64_t lin, int size)
+{
+	const struct tlb_ent *e = tlb_slot(c, lin);
+	if (likely(e->tag_w == tlb_tag(c, lin)) && likely(tlb_fits(lin, size)))
+		return e->addend + lin;
+	return 0;
+}
+
 /* linear-address loads and stores at the current privilege (explicit) */
 /* acc may carry ACC_SS: a stack reference (#SS instead of #GP) */
 static inline uint64_t lin_ld_acc(struct cpu *c, uint64_t lin, int size, int acc)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_r == (lin & ~0xfffULL)) && likely(tlb_fits(lin, size)))
-		return ld_host(e->addend + lin, size);
+	uintptr_t h = tlb_host_r(c, lin, size);
+	if (likely(h))
+		return ld_host(h, size);
 	return mem_read_slow(c, lin, size, ACC_R | acc);
 }
 
 static inline void lin_st_acc(struct cpu *c, uint64_t lin, int size, uint64_t v, int acc)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & ~0xfffULL)) && likely(tlb_fits(lin, size))) {
-		st_host(e->addend + lin, size, v);
+	uintptr_t h = tlb_host_w(c, lin, size);
+	if (likely(h)) {
+		st_host(h, size, v);
 		return;
 	}
 	mem_write_slow(c, lin, size, v, ACC_W | acc);
@@ -89,10 +117,7 @@ static inline void lin_st(struct cpu *c, uint64_t lin, int size, uint64_t v)
 /* host pointer for a read-modify-write, or NULL (use lin_ld / lin_st) */
 static inline uint8_t *lin_rmw_ptr(struct cpu *c, uint64_t lin, int size)
 {
-	struct tlb_ent *e = &c->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & ~0xfffULL)) && likely(tlb_fits(lin, size)))
-		return (uint8_t *)(e->addend + lin);
-	return NULL;
+	return (uint8_t *)tlb_host_w(c, lin, size);
 }
 
 /* segmented data access */

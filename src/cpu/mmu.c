@@ -9,6 +9,8 @@
  * mem_read_slow / mem_write_slow, which walk, check and fault exactly.
  * The TLB may be flushed at any time; the architecture allows that.
  */
+#include <stdlib.h>
+
 #include "cpu.h"
 #include "lapic.h"
 #include "mem.h"
@@ -58,13 +60,56 @@ static void tlb_clear_set(struct tlb_ent *t)
 		t[i].tag_r = TLB_INVALID;
 		t[i].tag_w = TLB_INVALID;
 		t[i].tag_x = TLB_INVALID;
+		t[i].gpa = ~0ULL;
 	}
 }
 
+/* the always-empty set: every access through it takes the slow path */
+static struct tlb_ent *tlb_none_set(void)
+{
+	static struct tlb_ent *none;
+	if (!none) {
+		none = malloc(sizeof(*none) * TLB_SIZE);
+		if (!none) {
+			fprintf(stderr, "nestvm: out of memory for the TLB\n");
+			exit(1);
+		}
+		tlb_clear_set(none);
+	}
+	return none;
+}
+
+int mmu_tlb_alloc(struct cpu *c)
+{
+	for (int s = 0; s < TLB_NSETS; s++) {
+		if (s == TLB_NONE) {
+			c->tlb[s] = tlb_none_set();
+			continue;
+		}
+		c->tlb[s] = malloc(sizeof(struct tlb_ent) * TLB_SIZE);
+		if (!c->tlb[s])
+			return -1;
+		tlb_clear_set(c->tlb[s]);
+	}
+	c->tlb_epoch = 1;
+	return 0;
+}
+
+void mmu_tlb_free(struct cpu *c)
+{
+	free(c->tlb[TLB_SUP]);
+	free(c->tlb[TLB_USER]);
+}
+
+/* flush: a new epoch makes every tag stale (SDM allows flushing any time) */
 void mmu_flush(struct cpu *c)
 {
-	for (int s = 0; s < TLB_NSETS; s++)
-		tlb_clear_set(c->tlb[s]);
+	if (++c->tlb_epoch > TLB_EPOCH_MAX) {
+		tlb_clear_set(c->tlb[TLB_SUP]);
+		tlb_clear_set(c->tlb[TLB_USER]);
+		c->tlb_epoch = 1;
+	}
+	c->tlb_large = false;
 	memset(c->jc, 0, sizeof(c->jc));
 }
 
@@ -76,16 +121,14 @@ void mmu_flush_page(struct cpu *c, uint64_t lin)
 	 */
 	if (c->tlb_large) {
 		mmu_flush(c);
-		c->tlb_large = false;
 		return;
 	}
-	uint64_t pg = lin & ~0xfffULL;
-	unsigned idx = (lin >> 12) & (TLB_SIZE - 1);
-	for (int s = 0; s < TLB_NSETS; s++) {
+	uint64_t tag = (lin & ~0xfffULL) | c->tlb_epoch;
+	unsigned idx = (lin >> 12) & TLB_MASK;
+	for (int s = TLB_SUP; s <= TLB_USER; s++) {
 		struct tlb_ent *e = &c->tlb[s][idx];
-		if (e->tag_r == pg || e->tag_w == pg || e->tag_x == pg) {
+		if (e->tag_r == tag || e->tag_w == tag || e->tag_x == tag)
 			e->tag_r = e->tag_w = e->tag_x = TLB_INVALID;
-		}
 	}
 	memset(c->jc, 0, sizeof(c->jc));
 }
@@ -104,7 +147,7 @@ void mmu_unwrite_gpa(struct vm *vm, uint64_t gpa_page)
 		struct cpu *c = vm->vcpu[v];
 		if (!c)
 			continue;
-		for (int s = 0; s < TLB_NSETS; s++)
+		for (int s = TLB_SUP; s <= TLB_USER; s++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
 				if (c->tlb[s][i].gpa == gpa_page)
 					c->tlb[s][i].tag_w = TLB_INVALID;
@@ -168,7 +211,7 @@ int mmu_load_pdptrs(struct cpu *c, uint64_t cr3)
 	uint64_t p[4];
 	for (int i = 0; i < 4; i++) {
 		p[i] = phys_read(c->vm, base + i * 8, 8);
-		if ((p[i] & 1) && (p[i] & (0x1e6ULL | rsvd_hi(c) | (1ULL << 63))))
+		if ((p[i] & 1) && (p[i] & (0x1e6ULL | rsvd_hi(c) | (0xfffULL << 52))))
 			return -1;
 	}
 	memcpy(c->pdpte, p, sizeof(p));
@@ -246,7 +289,11 @@ bool mmu_translate(struct cpu *c, uint64_t lin, int acc, struct walk *w)
 			level = (c->cr4 & CR4_LA57) ? 5 : 4;
 			table = c->cr3 & 0x000ffffffffff000ULL & ~rs;
 		} else {
-			/* PAE: PDPTE from the registers loaded with CR3 */
+			/*
+			 * PAE: PDPTE from the registers loaded with CR3; bits
+			 * 62:MAXPHYADDR of every entry are reserved (SDM 4.4.2)
+			 */
+			rs |= 0x7ffULL << 52;
 			uint64_t pdpte = c->pdpte[(lin >> 30) & 3];
 			if (!(pdpte & 1))
 				goto notpresent;
@@ -392,8 +439,10 @@ static void check_data_bp(struct cpu *c, uint64_t lin, int size, bool write)
 			continue;
 		uint64_t len = ln == 0 ? 1 : ln == 1 ? 2 : ln == 2 ? 8 : 4;
 		uint64_t a = c->dr[n] & ~(len - 1);
-		if (lin <= a + len - 1 && a <= lin + size - 1)
+		if (lin <= a + len - 1 && a <= lin + size - 1) {
 			c->evt.pending_dbg |= 1ULL << n;
+			c->brk |= BRK_EVENT;	/* trap after this instruction */
+		}
 	}
 }
 
@@ -420,8 +469,9 @@ static void tlb_fill(struct cpu *c, uint64_t lin, int acc, const struct walk *w,
 		return;
 	int set = (acc & ACC_USER) ? TLB_USER : TLB_SUP;
 	uint64_t pg = lin & ~0xfffULL;
+	uint64_t tag = pg | c->tlb_epoch;
 	uint64_t gpg = w->gpa & ~0xfffULL;
-	struct tlb_ent *e = &c->tlb[set][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_ent *e = &c->tlb[set][(lin >> 12) & TLB_MASK];
 	bool user = acc & ACC_USER;
 	bool paging = c->cr0 & CR0_PG;
 	bool r_ok = true, w_ok, x_ok;
@@ -442,15 +492,13 @@ static void tlb_fill(struct cpu *c, uint64_t lin, int acc, const struct walk *w,
 	x_ok = !w->nx && !(paging && !user && w->user && (c->cr4 & CR4_SMEP));
 
 	/* an entry caches one page: drop a stale one sharing the slot */
-	if (e->tag_r != pg && e->tag_w != pg && e->tag_x != pg)
+	if (e->tag_r != tag && e->tag_w != tag && e->tag_x != tag)
 		e->tag_r = e->tag_w = e->tag_x = TLB_INVALID;
 	e->addend = (uintptr_t)(host - (w->gpa & 0xfff)) - pg;
 	e->gpa = gpg;
-	e->tag_r = r_ok ? pg : TLB_INVALID;
-	e->tag_w = w_ok ? pg : TLB_INVALID;
-	e->tag_x = x_ok ? pg : e->tag_x;
-	if (!x_ok)
-		e->tag_x = TLB_INVALID;
+	e->tag_r = r_ok ? tag : TLB_INVALID;
+	e->tag_w = w_ok ? tag : TLB_INVALID;
+	e->tag_x = x_ok ? tag : TLB_INVALID;
 	if (w->large)
 		c->tlb_large = true;
 }

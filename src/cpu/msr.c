@@ -273,7 +273,13 @@ bool msr_write(struct cpu *c, uint32_t idx, uint64_t v, bool host)
 	case MSR_SYSENTER_CS: s->sysenter_cs = v & 0xffff; return true;
 	case MSR_SYSENTER_ESP:
 	case MSR_SYSENTER_EIP:
-		if (HAS(c, FEAT_LM) && !canonical(c, v))
+		/*
+		 * Intel holds canonical 64-bit values (#GP otherwise); AMD,
+		 * where SYSENTER is legacy-only, keeps bits 31:0 (as KVM).
+		 */
+		if (!intel(c))
+			v = (uint32_t)v;
+		else if (HAS(c, FEAT_LM) && !canonical(c, v))
 			return false;
 		if (idx == MSR_SYSENTER_ESP)
 			s->sysenter_esp = v;

@@ -69,8 +69,12 @@ bad:
 	cpu_raise_ec(c, vec, sel & 0xfffc);
 }
 
-/* set the accessed bit of a code/data descriptor (SDM 3.4.5.1) */
-static void desc_set_accessed(struct cpu *c, uint16_t sel, uint64_t d)
+/*
+ * Set the accessed bit of a code/data descriptor being loaded (SDM
+ * 3.4.5.1).  An implicit supervisor write: callers do it after their
+ * checks and before they change any register.
+ */
+void seg_set_accessed(struct cpu *c, uint16_t sel, uint64_t d)
 {
 	if (d & (1ULL << 40))
 		return;
@@ -167,13 +171,20 @@ void cpu_update_mode(struct cpu *c)
 		m |= MODE_REAL;
 	else if (c->rflags & F_VM)
 		m |= MODE_V86;
-	if (m != c->mode)
-		c->brk |= BRK_MODE;
-	c->mode = m;
 	if (!(c->cr0 & CR0_PE))
 		c->cpl = 0;
 	else if (c->rflags & F_VM)
 		c->cpl = 3;
+	/*
+	 * Cached blocks were fetched with the U/S permission of one privilege
+	 * level: keying them by it makes ring 3 re-check code the kernel ran
+	 * (and SMEP code that ring 3 ran), SDM 4.6.
+	 */
+	if (c->cpl == 3)
+		m |= MODE_USER;
+	if (m != c->mode)
+		c->brk |= BRK_MODE;
+	c->mode = m;
 	seg_update_cache(c);
 	cpu_update_tlb_sel(c);
 }
@@ -242,7 +253,7 @@ void seg_load(struct cpu *c, int s, uint16_t sel)
 		if (!(ar & AR_P))
 			cpu_raise_ec(c, EXC_NP, sel & 0xfffc);
 	}
-	desc_set_accessed(c, sel, d);
+	seg_set_accessed(c, sel, d);
 	seg_from_desc(&c->seg[s], sel, d | (1ULL << 40));
 	seg_update_cache(c);
 }

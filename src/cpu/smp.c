@@ -61,6 +61,7 @@ void cpu_mwait(struct cpu *c, bool brk)
 	c->mp_state = KVM_MP_STATE_HALTED;
 	c->mwait_wait = true;
 	c->mwait_break = brk;
+	c->brk |= BRK_EVENT;	/* leave the block loop: the vCPU waits now */
 }
 
 static bool intr_break(struct cpu *c)
@@ -87,8 +88,10 @@ void cpu_mwait_check(struct cpu *c)
 	bool brk = intr_break(c);
 	if (brk || monitor_triggered(c)) {
 		/* a store: resume no earlier than the end of this slice (see top) */
-		if (!brk && c->budget_end != ~0ULL && c->clock < c->budget_end)
+		if (!brk && c->budget_end != ~0ULL && c->clock < c->budget_end) {
+			c->idle += c->budget_end - c->clock;
 			c->clock = c->budget_end;
+		}
 		c->halted = false;
 		c->mwait_wait = false;
 		c->mwait_armed = false;

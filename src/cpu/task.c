@@ -67,7 +67,8 @@ static void task_load_seg(struct cpu *c, int s, uint16_t sel)
 		if (!(ar & AR_P))
 			cpu_raise_ec(c, EXC_NP, sel & 0xfffc);
 	}
-	seg_from_desc(&c->seg[s], sel, d);
+	seg_set_accessed(c, sel, d);
+	seg_from_desc(&c->seg[s], sel, d | (1ULL << 40));
 }
 
 void task_switch(struct cpu *c, uint16_t sel, int reason, bool has_ec,
@@ -126,8 +127,9 @@ void task_switch(struct cpu *c, uint16_t sel, int reason, bool has_ec,
 	uint64_t ob = tr->base;
 	if (tr->limit < (o32 ? 0x5fu : 0x29u))
 		cpu_raise_ec(c, EXC_TS, (tr->sel & 0xfffc) | e);
+	/* only IRET clears NT in the saved image (SDM 7.3 step 6) */
 	uint64_t ofl = cpu_get_rflags(c);
-	if (reason == TS_JMP || reason == TS_IRET)
+	if (reason == TS_IRET)
 		ofl &= ~(uint64_t)F_NT;
 	if (o32) {
 		sys_st(c, ob + 32, 4, ret_rip);
@@ -153,16 +155,22 @@ void task_switch(struct cpu *c, uint16_t sel, int reason, bool has_ec,
 	if (reason != TS_IRET)
 		set_busy(c, sel, true);
 
-	/* commit: the new task from here on (faults are the new task's) */
+	/*
+	 * Commit: the new task from here on.  Faults while its state is
+	 * loaded are taken in the new task's context, at its EIP (SDM 7.3
+	 * step 13, table 7-1).
+	 */
 	seg_from_desc(tr, sel, nd | (2ULL << 40));
 	c->cr0 |= CR0_TS;
-	if (n32 && (c->cr0 & CR0_PG)) {
-		if ((c->cr4 & CR4_PAE) && mmu_load_pdptrs(c, ncr3))
-			cpu_raise_ec(c, EXC_TS, (sel & 0xfffc) | e);
+	c->rip = neip;
+	c->flt_keep_rip = true;
+	if (n32) {
+		/* CR3 comes from a 32-bit TSS whether paging is on or not */
 		c->cr3 = ncr3;
 		mmu_flush(c);
+		if ((c->cr0 & CR0_PG) && (c->cr4 & CR4_PAE) && mmu_load_pdptrs(c, ncr3))
+			cpu_raise_ec(c, EXC_TS, (sel & 0xfffc) | e);
 	}
-	c->rip = neip;
 	c->rflags = (nfl & 0x3f7fd5) | F_FIXED;
 	if (!n32)
 		c->rflags &= 0xffff;
@@ -215,7 +223,11 @@ void task_switch(struct cpu *c, uint16_t sel, int reason, bool has_ec,
 		cpu_st(c, S_SS, sp, sz, ec);
 		reg_set(c, R_SP, m == 0xffff ? 2 : 4, sp);
 	}
-	if (tbit)
+	if (tbit) {
+		/* a trap before the new task's first instruction: end the run here */
 		c->evt.pending_dbg |= DR6_BT;
+		c->brk |= BRK_EVENT;
+	}
 	c->dr[7] &= ~0x155ULL;	/* local breakpoint enables are per task */
+	c->flt_keep_rip = false;
 }

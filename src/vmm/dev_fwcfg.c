@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 enum {
 	FW_SIGNATURE = 0x0000, FW_ID = 0x0001, FW_RAM_SIZE = 0x0003, FW_NB_CPUS = 0x0005,
@@ -57,8 +58,33 @@ static void fw_write(void *opaque, uint16_t port, int size, uint32_t v)
 	}
 }
 
+/* snapshot section "dev:fwcfg" v1: selected key and read offset */
+static void fw_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	(void)opaque;
+	snap_put_u16(b, m->dev->fwcfg.key);
+	snap_put_u32(b, m->dev->fwcfg.off);
+}
+
+static int fw_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		   char *err, size_t errlen)
+{
+	(void)opaque;
+	(void)version;
+	uint16_t key = snap_get_u16(in);
+	uint32_t off = snap_get_u32(in);
+	if (!snap_in_done(in)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	m->dev->fwcfg.key = key;
+	m->dev->fwcfg.off = off;
+	return 0;
+}
+
 void dev_fwcfg_init(struct machine *m)
 {
 	memset(&m->dev->fwcfg, 0, sizeof(m->dev->fwcfg));
 	machine_register_pio(m, 0x510, 2, m, fw_read, fw_write);
+	snapshot_register(m, "fwcfg", 1, m, fw_save, fw_load);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 static uint32_t dbg_read(void *opaque, uint16_t port, int size)
 {
@@ -78,6 +79,33 @@ static void misc_write(void *opaque, uint16_t port, int size, uint32_t v)
 	}
 }
 
+/* snapshot section "dev:misc" v2: shutdown-port progress, port 0x92 (0x61 is the PIT's) */
+static void misc_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	(void)opaque;
+	snap_put_u8(b, (uint8_t)m->dev->shutdown_len);
+	snap_put_u8(b, m->dev->port92);
+}
+
+static int misc_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		     char *err, size_t errlen)
+{
+	(void)opaque;
+	if (version != 2) {
+		snprintf(err, errlen, "version %u is not supported", version);
+		return -1;
+	}
+	uint8_t len = snap_get_u8(in), p92 = snap_get_u8(in);
+	/* shutdown_len indexes "Shutdown": 0..7 */
+	if (!snap_in_done(in) || len > 7 || (p92 & 1)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	m->dev->shutdown_len = len;
+	m->dev->port92 = p92;
+	return 0;
+}
+
 void dev_misc_init(struct machine *m)
 {
 	if (m->cfg.debug_exit)
@@ -88,4 +116,5 @@ void dev_misc_init(struct machine *m)
 	machine_register_pio(m, 0x92, 1, m, misc_read, misc_write);
 	machine_register_pio(m, 0x64, 1, m, misc_read, misc_write);
 	machine_register_pio(m, 0xcf9, 1, m, misc_read, misc_write);
+	snapshot_register(m, "misc", 2, m, misc_save, misc_load);
 }

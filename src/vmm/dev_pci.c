@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 #define PCI_MMIO_BASE 0xfebf0000u
 #define PCI_IO_BASE 0xc000u
@@ -286,10 +287,64 @@ void dev_pci_reset(struct machine *m)
 	}
 }
 
+/*
+ * snapshot section "dev:pci" v2: CONFIG_ADDRESS, every function's
+ * configuration space (its read-only bytes must match this machine's,
+ * e.g. the same devices), the test device's selection and counters
+ */
+static void pci_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	struct pci *p = bus(m);
+	(void)opaque;
+	snap_put_u32(b, p->addr);
+	for (int k = 0; k < PCI_NFN; k++)
+		snap_put_bytes(b, p->fn[k].cfg, sizeof(p->fn[k].cfg));
+	snap_put_u8(b, (uint8_t)(p->td.current + 1));
+	for (int k = 0; k < 6; k++)
+		snap_put_u32(b, p->td.count[k]);
+}
+
+static int pci_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		    char *err, size_t errlen)
+{
+	struct pci *p = bus(m);
+	uint8_t cfg[PCI_NFN][256];
+	(void)opaque;
+	if (version != 2) {
+		snprintf(err, errlen, "version %u is not supported", version);
+		return -1;
+	}
+	uint32_t addr = snap_get_u32(in);
+	for (int k = 0; k < PCI_NFN; k++)
+		snap_get_bytes(in, cfg[k], 256);
+	int cur = (int)snap_get_u8(in) - 1;
+	uint32_t count[6];
+	for (int k = 0; k < 6; k++)
+		count[k] = snap_get_u32(in);
+	if (!snap_in_done(in) || (addr & ~0x80fffffcu) || cur < -1 || cur > 5) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	for (int k = 0; k < PCI_NFN; k++)
+		for (int o = 0; o < 256; o++)
+			if ((cfg[k][o] ^ p->fn[k].cfg[o]) & ~p->fn[k].wmask[o]) {
+				snprintf(err, errlen, "function %02x.%d differs from this machine's "
+					 "(offset %#x)", fn_devfn[k] >> 3, fn_devfn[k] & 7, o);
+				return -1;
+			}
+	p->addr = addr;
+	for (int k = 0; k < PCI_NFN; k++)
+		memcpy(p->fn[k].cfg, cfg[k], 256);
+	p->td.current = cur;
+	memcpy(p->td.count, count, sizeof(count));
+	return 0;
+}
+
 void dev_pci_init(struct machine *m)
 {
 	dev_pci_reset(m);
 	machine_register_pio(m, 0xcf8, 8, m, pci_read, pci_write);
+	snapshot_register(m, "pci", 2, m, pci_save, pci_load);
 }
 
 /* catch-all BAR dispatchers: registered after every fixed device */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 static struct pic8259 *pics(struct machine *m)
 {
@@ -306,10 +307,60 @@ void dev_pic_reset(struct machine *m)
 	p[1].elcr = 0x0e;
 }
 
+/* snapshot section "dev:pic" v2: both 8259s and the ELCRs */
+static void pic_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	(void)opaque;
+	for (int k = 0; k < 2; k++) {
+		const struct pic8259 *p = &m->dev->pic[k];
+		const uint8_t r[11] = { p->irr, p->imr, p->isr, p->lines, p->elcr, p->base, p->icw1,
+					p->icw3, p->icw4, p->init_step, p->prio };
+		snap_put_bytes(b, r, sizeof(r));
+		snap_put_u8(b, p->read_isr);
+		snap_put_u8(b, p->poll);
+		snap_put_u8(b, p->special_mask);
+		snap_put_u8(b, p->rotate_aeoi);
+	}
+}
+
+static int pic_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		    char *err, size_t errlen)
+{
+	struct pic8259 pic[2];
+	(void)opaque;
+	if (version != 2) {
+		snprintf(err, errlen, "version %u is not supported", version);
+		return -1;
+	}
+	memcpy(pic, m->dev->pic, sizeof(pic));
+	for (int k = 0; k < 2; k++) {
+		struct pic8259 *p = &pic[k];
+		uint8_t r[11];
+		snap_get_bytes(in, r, sizeof(r));
+		p->irr = r[0]; p->imr = r[1]; p->isr = r[2]; p->lines = r[3]; p->elcr = r[4];
+		p->base = r[5]; p->icw1 = r[6]; p->icw3 = r[7]; p->icw4 = r[8];
+		p->init_step = r[9]; p->prio = r[10];
+		p->read_isr = snap_get_bool(in);
+		p->poll = snap_get_bool(in);
+		p->special_mask = snap_get_bool(in);
+		p->rotate_aeoi = snap_get_bool(in);
+		if ((p->init_step && (p->init_step < 2 || p->init_step > 4)) || p->prio > 7 ||
+		    (p->elcr & ~p->elcr_mask) || (p->base & 7))
+			in->bad = true;
+	}
+	if (!snap_in_done(in)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	memcpy(m->dev->pic, pic, sizeof(pic));
+	return 0;
+}
+
 void dev_pic_init(struct machine *m)
 {
 	dev_pic_reset(m);
 	machine_register_pio(m, 0x20, 2, m, pic_read, pic_write);
 	machine_register_pio(m, 0xa0, 2, m, pic_read, pic_write);
 	machine_register_pio(m, 0x4d0, 2, m, elcr_read, elcr_write);
+	snapshot_register(m, "pic", 2, m, pic_save, pic_load);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 static uint32_t td_read(void *opaque, uint16_t port, int size)
 {
@@ -59,6 +60,33 @@ static void mem_write(void *opaque, uint64_t off, int size, uint64_t v)
 		memcpy(t->mem + off, &v, (size_t)size);
 }
 
+/* snapshot section "dev:testdev" v1: scratch registers and scratch MMIO */
+static void td_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	struct testdev *t = opaque;
+	(void)m;
+	snap_put_u32(b, t->scratch[0]);
+	snap_put_u32(b, t->scratch[1]);
+	snap_put_bytes(b, t->mem, sizeof(t->mem));
+}
+
+static int td_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		   char *err, size_t errlen)
+{
+	struct testdev *t = opaque;
+	(void)m;
+	(void)version;
+	uint32_t s0 = snap_get_u32(in), s1 = snap_get_u32(in);
+	if (in->len - in->pos != sizeof(t->mem) || in->bad) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	snap_get_bytes(in, t->mem, sizeof(t->mem));
+	t->scratch[0] = s0;
+	t->scratch[1] = s1;
+	return 0;
+}
+
 void dev_testdev_init(struct machine *m)
 {
 	struct testdev *t = &m->dev->testdev;
@@ -66,4 +94,5 @@ void dev_testdev_init(struct machine *m)
 	machine_register_pio(m, 0xe0, 0x0c, t, td_read, td_write);
 	machine_register_pio(m, 0x2000, 0x18, m, irq_read, irq_write);
 	machine_register_mmio(m, 0xff000000ULL, sizeof(t->mem), t, mem_read, mem_write);
+	snapshot_register(m, "testdev", 1, t, td_save, td_load);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 static uint32_t uart_read(void *opaque, uint16_t port, int size)
 {
@@ -70,6 +71,37 @@ static void uart_write(void *opaque, uint16_t port, int size, uint32_t v)
 	}
 }
 
+/* snapshot section "dev:uart" v1: the registers (not the output stream) */
+static void uart_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	struct uart *u = opaque;
+	const uint8_t r[11] = { u->ier, u->iir, u->lcr, u->mcr, u->lsr, u->msr, u->scr,
+				u->dll, u->dlm, u->fcr, u->rbr };
+	(void)m;
+	snap_put_bytes(b, r, sizeof(r));
+	snap_put_u8(b, u->thre_pending);
+}
+
+static int uart_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		     char *err, size_t errlen)
+{
+	struct uart *u = opaque;
+	uint8_t r[11];
+	(void)m;
+	(void)version;
+	snap_get_bytes(in, r, sizeof(r));
+	bool thre = snap_get_bool(in);
+	if (!snap_in_done(in)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	u->ier = r[0]; u->iir = r[1]; u->lcr = r[2]; u->mcr = r[3]; u->lsr = r[4];
+	u->msr = r[5]; u->scr = r[6]; u->dll = r[7]; u->dlm = r[8]; u->fcr = r[9];
+	u->rbr = r[10];
+	u->thre_pending = thre;
+	return 0;
+}
+
 void dev_uart_init(struct machine *m)
 {
 	struct uart *u = &m->dev->com1;
@@ -77,4 +109,5 @@ void dev_uart_init(struct machine *m)
 	memset(u, 0, sizeof(*u));
 	u->out = out ? out : m->serial_out;
 	machine_register_pio(m, 0x3f8, 8, u, uart_read, uart_write);
+	snapshot_register(m, "uart", 1, u, uart_save, uart_load);
 }

@@ -254,10 +254,13 @@ int machine_init(struct machine *m, const struct config *cfg)
 
 void machine_destroy(struct machine *m)
 {
+	snapshot_destroy(m);
 	if (m->vm)
 		nv_destroy_vm(m->vm);
 	if (m->ram)
 		munmap(m->ram, m->ram_map_size);
+	free(m->dev);
+	m->dev = NULL;
 	m->vm = NULL;
 	m->ram = NULL;
 }
@@ -311,10 +314,14 @@ static bool run_vcpu_slice(struct machine *m, int k)
 	struct nv_vcpu *v = m->vcpu[k];
 	struct kvm_run *run = nv_vcpu_run_page(v);
 	m->cur_cpu = k;
+	/* a restored snapshot resumes between two nv_run calls of this slice */
+	bool resume = snapshot_resuming(m, k);
 	for (;;) {
-		dev_pre_run(m, k);
+		if (!resume)
+			dev_pre_run(m, k);
+		resume = false;
 		nv_set_budget_until(v, m->slice_end);
-		int r = nv_run(v);
+		int r = snapshot_run(m, k);
 		if (r == -EINTR)
 			return true;
 		if (r < 0) {
@@ -326,8 +333,6 @@ static bool run_vcpu_slice(struct machine *m, int k)
 		handle_exit(m, k, run);
 		if (m->done || m->reset_requested)
 			return false;
-		if (snapshot_point(m))
-			return !m->done;
 	}
 }
 
@@ -366,8 +371,31 @@ static int machine_reset(struct machine *m)
 	return 0;
 }
 
+/* the /dev/kvm run loop (run_kvm.c) shares these */
+void machine_handle_exit(struct machine *m, int k, struct kvm_run *run)
+{
+	handle_exit(m, k, run);
+}
+
+uint64_t machine_next_timer(const struct machine *m)
+{
+	return next_timer(m);
+}
+
+void machine_fire_timers(struct machine *m)
+{
+	fire_timers(m);
+}
+
+int machine_reset_devices_and_image(struct machine *m)
+{
+	return machine_reset(m);
+}
+
 int machine_run(struct machine *m)
 {
+	if (nv_vm_engine(m->vm) == NV_ENGINE_KVM)
+		return machine_run_kvm(m);
 	while (!m->done) {
 		if (m->reset_requested) {
 			if (nv_vm_engine(m->vm) != NV_ENGINE_EMU || machine_reset(m) < 0)
@@ -406,10 +434,17 @@ int machine_run(struct machine *m)
 		m->clock = m->slice_end;
 		m->cur_cpu = -1;
 		fire_timers(m);
-		snapshot_slice_end(m);
 	}
 	if (m->serial_out)
 		fflush(m->serial_out);
+	if (m->cfg.stats) {
+		uint64_t total = 0, n;
+		for (int k = 0; k < m->ncpus; k++)
+			if (nv_get_icount(m->vcpu[k], &n) == 0)
+				total += n;
+		fprintf(stderr, "nestvm: instructions: %llu, virtual time: %llu ns\n",
+			(unsigned long long)total, (unsigned long long)m->clock);
+	}
 	if (m->exit_msg[0])
 		fprintf(stderr, "nestvm: %s\n", m->exit_msg);
 	return m->exit_status;

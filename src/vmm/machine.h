@@ -41,13 +41,23 @@ struct config {
 	bool pc_testdev;
 	bool pci_testdev;
 	enum nv_engine engine;
+	enum nv_engine engine_fallback;
+	bool has_fallback;
 	uint64_t quantum;		/* scheduler slice in instructions */
 	/* snapshots (issue: snapshot) */
 	const char *snapshot_save;
 	uint64_t snapshot_at;
 	const char *snapshot_load;
 	uint64_t torture;
+	uint64_t torture_count;		/* 0 = no limit on restarts */
+	uint64_t torture_start;		/* first snapshot at torture_start + torture */
+	bool torture_child;		/* a generation started by -snapshot-torture */
+	int torture_fd;			/* its status pipe to the supervisor */
+	uint64_t torture_gen;		/* restarts before this generation */
+	bool snapshot_zstd;		/* compress RAM in -snapshot-save files */
+	bool snapshot_stats;		/* print counts and times at exit */
 	int trace;
+	bool stats;
 };
 
 struct pio_handler {
@@ -99,6 +109,7 @@ struct machine {
 
 	/* devices' state lives here so snapshots find it */
 	struct dev_state *dev;
+	struct snapshot_state *snap;	/* snapshot.c: sections, targets */
 };
 
 /* machine.c */
@@ -116,6 +127,14 @@ void machine_set_irq(struct machine *m, int irq, int level);
 void machine_poweroff(struct machine *m, int status, const char *why);
 void machine_request_reset(struct machine *m);
 uint8_t *machine_gpa(struct machine *m, uint64_t gpa, uint64_t len);
+/* for the /dev/kvm run loop */
+void machine_handle_exit(struct machine *m, int k, struct kvm_run *run);
+uint64_t machine_next_timer(const struct machine *m);
+void machine_fire_timers(struct machine *m);
+int machine_reset_devices_and_image(struct machine *m);	/* RAM, devices, loader */
+
+/* run_kvm.c: machine_run on the /dev/kvm engine */
+int machine_run_kvm(struct machine *m);
 
 /* loader.c */
 int load_multiboot(struct machine *m, char *err, size_t errlen);

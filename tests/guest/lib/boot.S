@@ -11,9 +11,26 @@
 	.code32
 	.globl _start
 _start:
-	cli
+	/* record the entry state the loader left (platform.md §1) */
 	movl %eax, mb_magic
 	movl %ebx, mb_info
+	movl $boot_stack_top, %esp	/* the loader leaves ESP undefined */
+	pushfl
+	popl entry_eflags
+	movl %cr0, %eax
+	movl %eax, entry_cr0
+	movl %cr4, %eax
+	movl %eax, entry_cr4
+	movw %cs, entry_cs
+	movw %ds, entry_ds
+	movw %ss, entry_ss
+	movw %es, entry_es
+	sidt entry_idtr
+	sgdt entry_gdtr
+	movl $0xc0000080, %ecx
+	rdmsr
+	movl %eax, entry_efer
+	cli
 	movl $boot_stack_top, %esp
 	lgdt gdt64_desc
 
@@ -146,7 +163,10 @@ gdt64:
 	.quad 0x00cff3000000ffff	/* 0x40 user data */
 	.quad 0x00affb000000ffff	/* 0x48 user code, 64-bit */
 	.quad 0, 0			/* 0x50 TSS (filled at start-up) */
-	.fill 16, 8, 0			/* 0x60.. free for tests */
+	.fill 48, 8, 0			/* 0x60..0x1d8 free for tests */
+	.quad 0				/* 0x1e0 32-bit TSS of call32 (sys.c) */
+	.quad 0				/* 0x1e8 reserved */
+	.fill 2, 8, 0			/* 0x1f0 reserved */
 gdt64_end:
 	.globl gdt64_desc
 gdt64_desc:
@@ -156,6 +176,18 @@ gdt64_desc:
 	.globl mb_magic, mb_info
 mb_magic: .long 0
 mb_info: .long 0
+	.globl entry_eflags, entry_cr0, entry_cr4, entry_efer, entry_cs, entry_ds
+	.globl entry_ss, entry_es, entry_idtr, entry_gdtr
+entry_eflags: .long 0
+entry_cr0: .long 0
+entry_cr4: .long 0
+entry_efer: .long 0
+entry_cs: .word 0
+entry_ds: .word 0
+entry_ss: .word 0
+entry_es: .word 0
+entry_idtr: .fill 10, 1, 0
+entry_gdtr: .fill 10, 1, 0
 
 	.bss
 	.balign 4096

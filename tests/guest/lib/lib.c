@@ -266,6 +266,18 @@ void set_idt_entry(int vec, void *addr, int sel, int dpl, int type, int ist)
 	idt[vec].rsvd = 0;
 }
 
+void set_idt_raw(int vec, uint64_t lo, uint64_t hi)
+{
+	memcpy(&idt[vec], &lo, 8);
+	memcpy((uint8_t *)&idt[vec] + 8, &hi, 8);
+}
+
+void get_idt_raw(int vec, uint64_t *lo, uint64_t *hi)
+{
+	memcpy(lo, &idt[vec], 8);
+	memcpy(hi, (uint8_t *)&idt[vec] + 8, 8);
+}
+
 void set_handler(int vec, exc_handler h)
 {
 	handlers[vec] = h;
@@ -281,17 +293,54 @@ void exc_clear(void)
 	exc_fixup_rip = 0;
 }
 
+/* ring-3 excursions (sys.S run_user64): any exception from CPL 3 ends them */
+extern volatile uint64_t user_active, user_krsp, user_rax;
+extern char user_ret64[];
+
+static bool user_exit(struct exc_frame *f)
+{
+	if (!user_active || (f->cs & 3) != 3)
+		return false;
+	if (f->vector == 0x81) {
+		user_rax = f->rax;
+	} else {
+		exc_last.vector = (int)f->vector;
+		exc_last.error_code = f->error_code;
+		exc_last.rip = f->rip;
+		exc_last.rflags = f->rflags;
+		exc_last.rsp = f->rsp;
+		exc_last.cr2 = read_cr2();
+		exc_last.count++;
+		user_rax = ~0ULL;
+	}
+	f->rip = (uint64_t)user_ret64;
+	f->cs = SEL_KCODE64;
+	f->ss = SEL_KDATA;
+	f->rsp = user_krsp;
+	f->rflags = 2;
+	return true;
+}
+
 void exc_dispatch(struct exc_frame *f);
 void exc_dispatch(struct exc_frame *f)
 {
 	int v = (int)f->vector;
-	if (exc_fixup_rip) {
+	if (user_exit(f))
+		return;
+	if (exc_fixup_rip && v < 32 && v != 2) {	/* exceptions only */
 		exc_last.vector = v;
 		exc_last.error_code = f->error_code;
 		exc_last.rip = f->rip;
 		exc_last.rflags = f->rflags;
 		exc_last.rsp = f->rsp;
 		exc_last.cr2 = read_cr2();
+		exc_last.cs = f->cs;
+		exc_last.ss = f->ss;
+		if (v == 1) {
+			exc_last.dr6 = read_dr6();
+			exc_last.dr7 = read_dr7();
+			f->rflags &= ~0x100ULL;	/* stop single-stepping */
+		}
 		exc_last.count++;
 		f->rip = exc_fixup_rip;
 		exc_fixup_rip = 0;
@@ -312,6 +361,8 @@ static void setup_cpu_tables(void)
 {
 	for (int v = 0; v < 256; v++)
 		set_idt_entry(v, isr_table + 16 * v, SEL_KCODE64, 0, 0xe, 0);
+	/* the way back from ring 3 (sys.h USER_RET) */
+	set_idt_entry(0x81, isr_table + 16 * 0x81, SEL_KCODE64, 3, 0xe, 0);
 	struct { uint16_t lim; uint64_t base; } __attribute__((packed)) d = {
 		sizeof(idt) - 1, (uint64_t)idt
 	};
@@ -410,6 +461,7 @@ void *alloc_page(void)
 	return alloc_pages(1);
 }
 
+int main(int argc, char **argv);
 void guest_start(void);
 void guest_start(void)
 {

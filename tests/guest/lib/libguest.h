@@ -61,10 +61,13 @@ void abort(void) __attribute__((noreturn));
 
 /* ---- boot information ---- */
 extern uint32_t mb_magic, mb_info;
+/* state at the Multiboot entry point, recorded by boot.S */
+extern uint32_t entry_eflags, entry_cr0, entry_cr4, entry_efer;
+extern uint16_t entry_cs, entry_ds, entry_ss, entry_es;
+extern uint8_t entry_idtr[10], entry_gdtr[10];
 extern int g_argc;
 extern char *g_argv[32];
 const char *getenv(const char *name);	/* from -initrd NAME=value lines */
-int main(int argc, char **argv);
 
 /* ---- exceptions ---- */
 struct exc_frame {
@@ -76,6 +79,9 @@ struct exc_frame {
 typedef void (*exc_handler)(struct exc_frame *f);
 void set_handler(int vec, exc_handler h);
 void set_idt_entry(int vec, void *addr, int sel, int dpl, int type, int ist);
+/* the 16-byte IDT entry as two quadwords */
+void set_idt_raw(int vec, uint64_t lo, uint64_t hi);
+void get_idt_raw(int vec, uint64_t *lo, uint64_t *hi);
 extern uint8_t isr_table[];
 extern uint64_t gdt64[];
 struct tss64 {
@@ -95,7 +101,8 @@ extern struct tss64 tss;
  */
 struct exc_record {
 	int vector;		/* -1: none */
-	uint64_t error_code, rip, cr2, rflags, rsp;
+	uint64_t error_code, rip, cr2, rflags, rsp, cs, ss;
+	uint64_t dr6, dr7;	/* for #DB */
 	int count;
 };
 extern volatile uint64_t exc_fixup_rip;

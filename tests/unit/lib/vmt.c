@@ -1,15 +1,20 @@
 /* Host-side test kit (vmt.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmt.h"
 
 static int tap_n, tap_fail;
+static char tap_pfx[32];
+const char *vmt_cpu_model;
 
 void tap_ok(bool ok, const char *fmt, ...)
 {
@@ -17,12 +22,40 @@ void tap_ok(bool ok, const char *fmt, ...)
 	tap_n++;
 	if (!ok)
 		tap_fail++;
-	printf("%sok %d - ", ok ? "" : "not ", tap_n);
+	printf("%sok %d - %s", ok ? "" : "not ", tap_n, tap_pfx);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
 	fflush(stdout);
+}
+
+void tap_skip(const char *fmt, ...)
+{
+	va_list ap;
+	tap_n++;
+	printf("ok %d # SKIP %s", tap_n, tap_pfx);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+	printf("# %s", tap_pfx);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+void tap_prefix(const char *p)
+{
+	snprintf(tap_pfx, sizeof(tap_pfx), "%s", p ? p : "");
 }
 
 void tap_skip_all(const char *why)
@@ -44,6 +77,92 @@ bool kvm_available(void)
 		return false;
 	close(fd);
 	return true;
+}
+
+const char *vmt_engine_name(enum nv_engine eng)
+{
+	return eng == NV_ENGINE_KVM ? "kvm" : "emu";
+}
+
+bool vmt_kvm_usable(char *why, size_t len)
+{
+	int err;
+	struct nv_vm *vm = nv_create_vm(NV_ENGINE_KVM, &err);
+	if (!vm) {
+		snprintf(why, len, "%s", nv_last_error()[0] ? nv_last_error() : strerror(-err));
+		return false;
+	}
+	nv_destroy_vm(vm);
+	return true;
+}
+
+void vmt_each_engine(void (*suite)(enum nv_engine eng))
+{
+	char why[256];
+	tap_prefix("emu: ");
+	suite(NV_ENGINE_EMU);
+	tap_prefix("kvm: ");
+	if (vmt_kvm_usable(why, sizeof(why)))
+		suite(NV_ENGINE_KVM);
+	else
+		tap_skip("/dev/kvm engine not tested: %s", why);
+	tap_prefix("");
+}
+
+/* ---- kicks: a periodic SIGALRM ends a KVM_RUN that would block ------------ */
+
+static struct kvm_run *volatile kick_run;
+
+static void kick_handler(int sig)
+{
+	struct kvm_run *r = kick_run;
+	(void)sig;
+	if (r)
+		r->immediate_exit = 1;
+}
+
+void vmt_kick(struct kvm_run *run, unsigned int usec)
+{
+	static bool installed;
+	if (!installed) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = kick_handler;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: KVM_RUN returns -EINTR */
+		installed = true;
+	}
+	kick_run = usec ? run : NULL;
+	struct itimerval it;
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_usec = usec;
+	it.it_interval.tv_usec = usec;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+int vmt_nv_run(struct vmt *t)
+{
+	if (t->eng != NV_ENGINE_KVM)
+		return nv_run(t->v);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		vmt_kick(t->run, VMT_KICK_US);
+		int r = nv_run(t->v);
+		vmt_kick(NULL, 0);
+		t->run->immediate_exit = 0;
+		if (r == -EAGAIN)
+			continue;	/* KVM: a waiting vCPU took INIT / SIPI: run again */
+		if (r != -EINTR)
+			return r;
+		/* a kick: report it only for a vCPU that waits in the kernel */
+		struct kvm_mp_state mp;
+		if (nv_get_mp_state(t->v, &mp) == 0 && mp.mp_state != KVM_MP_STATE_RUNNABLE)
+			return r;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 20)
+			return r;
+	}
 }
 
 void *vmt_ptr(struct vmt *t, uint64_t gpa)
@@ -70,6 +189,10 @@ int vmt_init_mode(struct vmt *t, enum nv_engine eng, uint64_t size, int mode)
 	t->vm = nv_create_vm(eng, &err);
 	if (!t->vm) {
 		fprintf(stderr, "vmt: cannot create VM: %s (%s)\n", strerror(-err), nv_last_error());
+		return -1;
+	}
+	if (vmt_cpu_model && nv_set_cpu_model(t->vm, vmt_cpu_model) < 0) {
+		fprintf(stderr, "vmt: cannot set CPU model %s (%s)\n", vmt_cpu_model, nv_last_error());
 		return -1;
 	}
 	t->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -102,6 +225,10 @@ int vmt_init_mode(struct vmt *t, enum nv_engine eng, uint64_t size, int mode)
 	put64(t, 0x2000, 0x3003);
 	for (uint64_t k = 0; k < 512; k++)
 		put64(t, 0x3000 + k * 8, (k << 21) | 0x83);
+	/* 3-4 GiB too, uncached (local APIC at 0xfee00000): PD at 0x5000 */
+	put64(t, 0x2000 + 3 * 8, 0x5003);
+	for (uint64_t k = 0; k < 512; k++)
+		put64(t, 0x5000 + k * 8, (0xc0000000ULL + (k << 21)) | 0x9b);
 	/* exception stubs: movl $(v+1), VMT_EXC_VEC; hlt */
 	for (int v = 0; v < 256; v++) {
 		uint8_t *s = t->mem + VMT_STUBS + v * 16;
@@ -189,13 +316,51 @@ int vmt_run(struct vmt *t, uint64_t rip, struct kvm_regs *r)
 	/* a previous run ended in HLT: the vCPU is runnable again */
 	struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
 	nv_set_mp_state(t->v, &mp);
+	return vmt_run_continue(t, r);
+}
+
+int vmt_run_continue(struct vmt *t, struct kvm_regs *r)
+{
+	struct kvm_mp_state mp;
+	t->hlt_in_kernel = false;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int guard = 0; guard < 1000000; guard++) {
-		int ret = nv_run(t->v);
+		int ret = vmt_nv_run(t);
 		if (ret < 0 && ret != -EINTR)
 			return -1;
 		int why = t->run->exit_reason;
-		if (why == KVM_EXIT_IO)
-			continue;	/* writes are dropped, reads see zeros */
+		if (ret == -EINTR && t->eng == NV_ENGINE_KVM) {
+			/*
+			 * The in-kernel LAPIC blocks a halted vCPU instead of
+			 * exiting with KVM_EXIT_HLT: a kick that finds it
+			 * halted ends the run as HLT would on the emulator.
+			 */
+			nv_get_mp_state(t->v, &mp);
+			if (mp.mp_state == KVM_MP_STATE_HALTED) {
+				t->hlt_in_kernel = true;
+				why = KVM_EXIT_HLT;
+			} else {
+				clock_gettime(CLOCK_MONOTONIC, &now);
+				if (now.tv_sec - t0.tv_sec > 20)
+					return -1;
+				continue;
+			}
+		}
+		if (why == KVM_EXIT_IO) {
+			/* writes to 0xe9 are kept, others dropped; reads see zeros */
+			uint8_t *d = (uint8_t *)t->run + t->run->io.data_offset;
+			size_t n = (size_t)t->run->io.size * t->run->io.count;
+			if (t->run->io.direction == KVM_EXIT_IO_OUT) {
+				if (t->run->io.port == 0xe9)
+					for (size_t k = 0; k < n; k += t->run->io.size)
+						if (t->nout < sizeof(t->out) - 1)
+							t->out[t->nout++] = (char)d[k];
+			} else {
+				memset(d, 0, n);
+			}
+			continue;
+		}
 		nv_get_regs(t->v, r);
 		return why;
 	}

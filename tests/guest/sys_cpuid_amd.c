@@ -1,0 +1,3 @@
+/* CPUID of the AMD model (see sys_cpuid.inc). */
+// nestvm-args: -cpu amd
+#include "sys_cpuid.inc"
