@@ -492,7 +492,7 @@ static int fast_kind(const struct insn *i, insn_fn f)
 			return FK_JCC;
 		return i->mem ? FK_MOVZX_LOAD : FK_MOVZX_RR;
 	}
-	if ((op & 0xc7) == 0x01)
+	if ((op & 0xc7) == 0x01 && !i->mem)
 		return FK_ALU_RR;
 	if ((op & 0xc7) == 0x03)
 		return i->mem ? FK_ADD_RM : FK_ALU_R2;
