@@ -478,13 +478,15 @@ static uint64_t next_stop(struct cpu *c)
 {
 	uint64_t s = c->budget_end;
 	uint64_t d = lapic_next_deadline(c);
+	if (c->pause_until && c->pause_until < s)
+		s = c->pause_until;
 	return d < s ? d : s;
 }
 
 static bool vcpu_waiting(const struct cpu *c)
 {
 	return c->halted || c->mp_state == KVM_MP_STATE_UNINITIALIZED ||
-	       c->mp_state == KVM_MP_STATE_INIT_RECEIVED;
+	       c->mp_state == KVM_MP_STATE_INIT_RECEIVED || c->pause_until;
 }
 
 /*
@@ -564,6 +566,8 @@ int cpu_run(struct cpu *c)
 			cpu_accept_init_sipi(c);
 		if (unlikely(c->mwait_wait))
 			cpu_mwait_check(c);
+		if (unlikely(c->pause_until) && c->clock >= c->pause_until)
+			c->pause_until = 0;	/* the PAUSE delay is over (smp.c) */
 		c->stop_at = next_stop(c);
 		if (c->eoi_exit_vector >= 0) {
 			run->exit_reason = KVM_EXIT_IOAPIC_EOI;
@@ -598,6 +602,7 @@ int cpu_run(struct cpu *c)
 				evt_queue_exception(c, EXC_DB, false, 0, true, bits);
 			}
 			if (did) {
+				c->pause_until = 0;	/* an event cuts a PAUSE delay short */
 				if (cpu_icount(c) - c->faults != storm_icount) {
 					storm_icount = cpu_icount(c) - c->faults;
 					storm = 0;
@@ -676,14 +681,6 @@ int cpu_run(struct cpu *c)
 				c->evt.shadow_next = 0;
 			}
 			c->rf_keep = false;
-		}
-		if (unlikely(c->pause_yield)) {
-			/* spin-wait hint in an SMP VM: idle to the next stop (smp.c) */
-			c->pause_yield = false;
-			if (c->stop_at != ~0ULL && c->clock < c->stop_at) {
-				c->idle += c->stop_at - c->clock;
-				c->clock = c->stop_at;
-			}
 		}
 		if (c->io_nresp)
 			io_retire(c);

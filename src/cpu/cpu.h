@@ -469,7 +469,7 @@ struct cpu {
 	bool mwait_break;	/* MWAIT ECX[0]: interrupts end the wait even with IF = 0 */
 	uint64_t monitor_addr;	/* guest-physical line address */
 	uint8_t monitor_line[64];	/* its contents at MONITOR time */
-	bool pause_yield;	/* PAUSE in an SMP VM: give up the rest of the slice */
+	uint64_t pause_until;	/* PAUSE in an SMP VM: idle until this clock (0 = no) */
 	uint32_t pkru;
 	bool a20;
 

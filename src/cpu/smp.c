@@ -9,10 +9,10 @@
  * the smallest and the largest line size).  A store to it is detected by
  * comparing the line with the copy taken at MONITOR time, so a store that
  * leaves the bytes unchanged is not seen.  A waiting vCPU notices a store
- * by another vCPU or the VMM when it runs; since it cannot know when in
- * the current slice the store happened, it resumes at the end of that
- * slice, never before the store in virtual time (deterministic, at most
- * two scheduler slices late).
+ * by another vCPU or the VMM when it next runs and resumes there, in its
+ * own timeline: when the storing vCPU ran earlier in the same scheduler
+ * slice, that can be before the store in virtual time (by less than one
+ * slice).  Deterministic, and independent of where a snapshot stops.
  */
 #include "cpu.h"
 #include "lapic.h"
@@ -85,13 +85,7 @@ void cpu_mwait_check(struct cpu *c)
 		c->mwait_wait = false;
 		return;
 	}
-	bool brk = intr_break(c);
-	if (brk || monitor_triggered(c)) {
-		/* a store: resume no earlier than the end of this slice (see top) */
-		if (!brk && c->budget_end != ~0ULL && c->clock < c->budget_end) {
-			c->idle += c->budget_end - c->clock;
-			c->clock = c->budget_end;
-		}
+	if (mwait_would_wake(c)) {
 		c->halted = false;
 		c->mwait_wait = false;
 		c->mwait_armed = false;
@@ -125,18 +119,25 @@ uint64_t cpu_next_event(struct cpu *c)
 }
 
 /*
- * PAUSE (SDM Vol. 2B: a hint that the code is a spin-wait loop).  With
- * several vCPUs the one spinning can only be released by another, which
- * runs after it in the deterministic schedule: it gives up the rest of its
- * slice (idles to its next local APIC event or the slice end), like KVM's
- * pause-loop exiting.  Every PAUSE does so - no hidden heuristic state, so
- * a run restored from a snapshot schedules the same.  A single vCPU never
- * yields: there is nobody to wait for.
+ * PAUSE (SDM Vol. 2B: a hint that the code is a spin-wait loop; it
+ * delays for an implementation-specific time).  With several vCPUs the
+ * one spinning can only be released by another, which runs after it in
+ * the deterministic schedule, so the delay is long here: PAUSE_IDLE_NS of
+ * virtual time, spent idle (no instructions execute, as KVM's pause-loop
+ * exiting yields the physical CPU).  An interrupt or NMI ends it early.
+ * The delay is persistent state (nv_private_state.pause_until) and does
+ * not depend on how the run is sliced, so snapshots see the same run.  A
+ * VM with one vCPU has nobody to wait for: PAUSE takes one tick there.
  */
+#define PAUSE_IDLE_NS 1000
+
 void cpu_pause(struct cpu *c)
 {
-	if (c->vm->nvcpus > 1 && c->budget_end != ~0ULL) {
-		c->pause_yield = true;
-		c->brk |= BRK_EVENT;
-	}
+	if (c->vm->nvcpus < 2)
+		return;
+	uint64_t t = c->clock;
+	if (c->cur && c->cur_blk)
+		t += (uint64_t)(c->cur - c->cur_blk->insn);
+	c->pause_until = t + 1 + PAUSE_IDLE_NS;
+	c->brk |= BRK_EVENT;
 }

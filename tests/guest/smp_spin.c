@@ -1,9 +1,9 @@
 /*
  * Spin-wait handshakes between two vCPUs (the pattern of kvm-unit-tests'
  * multiple-NMI and on_cpu code): each side spins with PAUSE until the
- * other answers.  A spinning vCPU yields the rest of its scheduler slice
- * at a PAUSE loop (like KVM's pause-loop exiting), so a round trip costs
- * little host time; virtual time stays causal and deterministic.
+ * other answers.  In an SMP VM a PAUSE idles for a fixed virtual time
+ * (like KVM's pause-loop exiting, no instructions execute meanwhile), so
+ * a round trip costs little host time; virtual time stays deterministic.
  */
 // nestvm-args: -smp 2
 // nestvm-timeout: 20
