@@ -121,7 +121,7 @@ int nv_next_deadline(struct nv_vcpu *vcpu, uint64_t *ns);
  * as with KVM, run once with kvm_run.immediate_exit = 1 first.
  * Field by field (docs/snapshot-format.md, "private section"):
  */
-#define NV_PRIVATE_STATE_VERSION 1
+#define NV_PRIVATE_STATE_VERSION 2
 #define NV_PRIV_EXTINT_PENDING	0x0001	/* KVM_INTERRUPT vector not yet taken */
 #define NV_PRIV_INIT_PENDING	0x0002	/* INIT IPI received, not yet processed */
 #define NV_PRIV_SIPI_PENDING	0x0004	/* SIPI received, not yet processed */
@@ -129,6 +129,8 @@ int nv_next_deadline(struct nv_vcpu *vcpu, uint64_t *ns);
 #define NV_PRIV_SOFT_EXC	0x0010	/* exception slot: injected INT3/INTO/INT1 */
 #define NV_PRIV_SOFT_INTR	0x0020	/* interrupt slot: injected INT n */
 #define NV_PRIV_EXC_FROM_USER	0x0040	/* pending exception set by SET_VCPU_EVENTS */
+#define NV_PRIV_MWAIT_WAIT	0x0080	/* waiting in MWAIT (needs NV_PRIV_MWAIT_ARMED) */
+#define NV_PRIV_MWAIT_BREAK	0x0100	/* that MWAIT had ECX[0]: interrupts end it with IF = 0 */
 #define NV_PRIV_IO_BUSY		0x8000	/* get only: an I/O or EOI exit is in flight */
 struct nv_private_state {
 	uint32_t version;
@@ -153,7 +155,25 @@ struct nv_private_state {
 	uint16_t fpu_fds;
 	uint32_t pad2;
 	uint64_t reserved[7];	/* must be zero */
+	/* version 2 */
+	uint8_t monitor_line[64]; /* the monitored line as MONITOR read it (MWAIT_ARMED) */
+	uint64_t pause_until;	/* PAUSE delay (SMP): idle until this clock, 0 = none */
+	uint32_t esr_pending;	/* local APIC errors not yet latched into ESR */
+	uint32_t nmsgs;		/* local APIC messages in flight, <= NV_PRIV_MAX_MSGS */
+	/*
+	 * A message (IPI, MSI) sent at a virtual time this vCPU has not
+	 * reached yet: it takes effect when the vCPU's clock gets to `at`.
+	 */
+	struct nv_lapic_msg {
+		uint64_t at;
+		uint8_t delivery;	/* 0 fixed, 1 lowest priority, 2 SMI, 4 NMI, 5 INIT, 6 SIPI */
+		uint8_t vector;
+		uint8_t level;		/* 0 or 1: the message's level (assert) bit */
+		uint8_t trig_level;	/* 0 or 1: level-triggered */
+		uint32_t pad;		/* must be zero */
+	} msgs[64];
 };
+#define NV_PRIV_MAX_MSGS 64
 int nv_get_private_state(struct nv_vcpu *vcpu, struct nv_private_state *st);
 int nv_set_private_state(struct nv_vcpu *vcpu, const struct nv_private_state *st);
 

@@ -1018,7 +1018,15 @@ static int emu_get_private(struct nv_vcpu *v, struct nv_private_state *p)
 	if (c->mwait_armed) {
 		p->flags |= NV_PRIV_MWAIT_ARMED;
 		p->monitor_addr = c->monitor_addr;
+		memcpy(p->monitor_line, c->monitor_line, sizeof(p->monitor_line));
 	}
+	if (c->mwait_wait && c->halted) {
+		p->flags |= NV_PRIV_MWAIT_WAIT;
+		if (c->mwait_break)
+			p->flags |= NV_PRIV_MWAIT_BREAK;
+	}
+	p->pause_until = c->pause_until;
+	lapic_get_private(c, p);
 	if (s->exc.injected && s->exc.type != EVT_HW_EXC) {
 		p->flags |= NV_PRIV_SOFT_EXC;
 		p->exc_vector = s->exc.vector;
@@ -1046,8 +1054,15 @@ static int emu_set_private(struct nv_vcpu *v, const struct nv_private_state *p)
 	struct evt_state *s = &c->evt;
 	const uint32_t known = NV_PRIV_EXTINT_PENDING | NV_PRIV_INIT_PENDING |
 			       NV_PRIV_SIPI_PENDING | NV_PRIV_MWAIT_ARMED | NV_PRIV_SOFT_EXC |
-			       NV_PRIV_SOFT_INTR | NV_PRIV_EXC_FROM_USER;
+			       NV_PRIV_SOFT_INTR | NV_PRIV_EXC_FROM_USER | NV_PRIV_MWAIT_WAIT |
+			       NV_PRIV_MWAIT_BREAK;
 	if (p->flags & ~known)
+		return -EINVAL;
+	/* MWAIT waits on an armed monitor; the break flag belongs to a wait */
+	if (((p->flags & NV_PRIV_MWAIT_WAIT) && !(p->flags & NV_PRIV_MWAIT_ARMED)) ||
+	    ((p->flags & NV_PRIV_MWAIT_BREAK) && !(p->flags & NV_PRIV_MWAIT_WAIT)))
+		return -EINVAL;
+	if (lapic_check_private(p) < 0)
 		return -EINVAL;
 	if (p->flags & NV_PRIV_SOFT_EXC) {
 		bool ok = (p->exc_type == EVT_SOFT_EXC && (p->exc_vector == EXC_BP ||
@@ -1080,6 +1095,11 @@ static int emu_set_private(struct nv_vcpu *v, const struct nv_private_state *p)
 	c->sipi_vector = p->sipi_vector;
 	c->mwait_armed = p->flags & NV_PRIV_MWAIT_ARMED;
 	c->monitor_addr = c->mwait_armed ? p->monitor_addr : 0;
+	memcpy(c->monitor_line, p->monitor_line, sizeof(c->monitor_line));
+	c->mwait_wait = p->flags & NV_PRIV_MWAIT_WAIT;
+	c->mwait_break = p->flags & NV_PRIV_MWAIT_BREAK;
+	c->pause_until = p->pause_until;
+	lapic_set_private(c, p);
 	if (p->flags & NV_PRIV_SOFT_EXC) {
 		memset(&s->exc, 0, sizeof(s->exc));
 		s->exc.injected = true;

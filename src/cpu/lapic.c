@@ -56,7 +56,7 @@ enum { DM_FIXED = 0, DM_LOWEST = 1, DM_SMI = 2, DM_NMI = 4, DM_INIT = 5, DM_SIPI
 enum { TIMER_ONESHOT = 0, TIMER_PERIODIC = 1, TIMER_TSCDEADLINE = 2 };
 
 #define EOIQ 8
-#define FLYQ 64
+#define FLYQ NV_PRIV_MAX_MSGS
 
 /* a message accepted by this APIC at virtual time `at` (see the top) */
 struct flight {
@@ -1062,4 +1062,50 @@ void lapic_set_timer(struct cpu *c, uint64_t deadline, uint64_t period)
 {
 	c->apic->deadline = deadline;
 	c->apic->period = period;
+}
+
+/* ---- emulator-private state (nestvm.h: struct nv_private_state) ---------------- */
+
+void lapic_get_private(const struct cpu *c, struct nv_private_state *p)
+{
+	const struct lapic *a = c->apic;
+	p->esr_pending = a->esr_pending;
+	p->nmsgs = (uint32_t)a->nfly;
+	for (int k = 0; k < a->nfly; k++) {
+		const struct flight *f = &a->fly[k];
+		p->msgs[k] = (struct nv_lapic_msg){ f->at, f->delivery, f->vector, f->level,
+						    f->trig_level, 0 };
+	}
+}
+
+/* -1 if the state is not one this APIC can be in */
+int lapic_check_private(const struct nv_private_state *p)
+{
+	if (p->nmsgs > FLYQ || (p->esr_pending & ~0xe0u))
+		return -1;
+	for (uint32_t k = 0; k < FLYQ; k++) {
+		const struct nv_lapic_msg *m = &p->msgs[k];
+		if (k >= p->nmsgs) {
+			if (m->at || m->delivery || m->vector || m->level || m->trig_level || m->pad)
+				return -1;
+			continue;
+		}
+		if (m->pad || m->level > 1 || m->trig_level > 1 || m->delivery == 3 ||
+		    m->delivery > DM_SIPI)
+			return -1;
+	}
+	return 0;
+}
+
+void lapic_set_private(struct cpu *c, const struct nv_private_state *p)
+{
+	struct lapic *a = c->apic;
+	a->esr_pending = p->esr_pending;
+	a->nfly = (int)p->nmsgs;
+	for (int k = 0; k < a->nfly; k++) {
+		const struct nv_lapic_msg *m = &p->msgs[k];
+		a->fly[k] = (struct flight){ m->at, m->delivery, m->vector, m->level, m->trig_level };
+	}
+	fly_recompute(a);
+	c->brk |= BRK_EVENT;
 }

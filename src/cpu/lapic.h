@@ -71,6 +71,11 @@ void lapic_set_timer(struct cpu *c, uint64_t deadline, uint64_t period);
 #define LAPIC_EOI_NONE -1
 int lapic_take_eoi_exit(struct cpu *c);
 
+/* messages in flight and pending errors for nv_get/set_private_state */
+void lapic_get_private(const struct cpu *c, struct nv_private_state *p);
+int lapic_check_private(const struct nv_private_state *p);	/* -1: invalid */
+void lapic_set_private(struct cpu *c, const struct nv_private_state *p);
+
 /* wait states (smp.c) */
 void cpu_monitor(struct cpu *c, uint64_t gpa);
 void cpu_mwait(struct cpu *c, bool brk);
