@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 #define RSDT_ADDR 0xf0040u
 #define XSDT_ADDR 0xf0080u
@@ -323,6 +324,37 @@ static void pm_write(void *opaque, uint16_t port, int size, uint32_t v)
 	update_sci(m);
 }
 
+/* snapshot section "dev:acpi" v1: the PM registers (the tables are in RAM) */
+static void pm_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	struct acpi_pm *p = pm(m);
+	(void)opaque;
+	snap_put_u16(b, p->pm1_sts);
+	snap_put_u16(b, p->pm1_en);
+	snap_put_u16(b, p->pm1_cnt);
+	snap_put_u64(b, p->tmr_sts_ns);
+	snap_put_u8(b, p->sci);
+}
+
+static int pm_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		   char *err, size_t errlen)
+{
+	struct acpi_pm t = *pm(m);
+	(void)opaque;
+	(void)version;
+	t.pm1_sts = snap_get_u16(in);
+	t.pm1_en = snap_get_u16(in);
+	t.pm1_cnt = snap_get_u16(in);
+	t.tmr_sts_ns = snap_get_u64(in);
+	t.sci = snap_get_bool(in);
+	if (!snap_in_done(in) || (t.pm1_en & ~0x0521) || (t.pm1_cnt & CNT_SLP_EN)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	*pm(m) = t;
+	return 0;
+}
+
 void dev_acpi_reset(struct machine *m)
 {
 	struct acpi_pm *p = pm(m);
@@ -338,5 +370,6 @@ void dev_acpi_init(struct machine *m)
 {
 	pm(m)->timer = machine_timer_new(m, pm_timer_cb, m);
 	machine_register_pio(m, PM_BASE, 16, m, pm_read, pm_write);
+	snapshot_register(m, "acpi", 1, m, pm_save, pm_load);
 	dev_acpi_reset(m);
 }

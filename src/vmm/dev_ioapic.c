@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 #define IOAPIC_BASE 0xfec00000ULL
 #define IOAPIC_VERSION 0x00170020u	/* 24 entries, version 0x20 */
@@ -177,6 +178,45 @@ static void ioapic_write(void *opaque, uint64_t off, int size, uint64_t v)
 	}
 }
 
+/* snapshot section "dev:ioapic" v1 */
+static void ioapic_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	struct ioapic *s = io(m);
+	(void)opaque;
+	snap_put_u32(b, s->id);
+	snap_put_u8(b, s->sel);
+	for (int k = 0; k < IOAPIC_PINS; k++)
+		snap_put_u64(b, s->redir[k]);
+	snap_put_u32(b, s->lines);
+	snap_put_u32(b, s->irr);
+}
+
+static int ioapic_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		       char *err, size_t errlen)
+{
+	struct ioapic t;
+	(void)opaque;
+	(void)version;
+	t.id = snap_get_u32(in);
+	t.sel = snap_get_u8(in);
+	bool ok = true;
+	for (int k = 0; k < IOAPIC_PINS; k++) {
+		t.redir[k] = snap_get_u64(in);
+		if (t.redir[k] & ~(RE_WRITABLE | RE_REMOTE_IRR | RE_DELIV_STATUS))
+			ok = false;
+	}
+	t.lines = snap_get_u32(in);
+	t.irr = snap_get_u32(in);
+	uint32_t pins = (1u << IOAPIC_PINS) - 1;
+	if (!snap_in_done(in) || !ok || (t.id & ~0x0f000000u) || (t.lines & ~pins) ||
+	    (t.irr & ~pins)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	*io(m) = t;
+	return 0;
+}
+
 void dev_ioapic_reset(struct machine *m)
 {
 	struct ioapic *s = io(m);
@@ -192,4 +232,5 @@ void dev_ioapic_init(struct machine *m)
 	memset(io(m), 0, sizeof(struct ioapic));
 	dev_ioapic_reset(m);
 	machine_register_mmio(m, IOAPIC_BASE, 0x1000, m, ioapic_read, ioapic_write);
+	snapshot_register(m, "ioapic", 1, m, ioapic_save, ioapic_load);
 }

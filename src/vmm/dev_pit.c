@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 #define PIT_HZ 1193182ULL
 #define NS 1000000000ULL
@@ -367,6 +368,69 @@ static void port61_write(void *opaque, uint16_t port, int size, uint32_t v)
 	set_gate(m, 2, v & 1);
 }
 
+/* snapshot section "dev:pit" v1: three counters and port 0x61 */
+static void pit_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	struct pit *p = pit(m);
+	(void)opaque;
+	for (int k = 0; k < 3; k++) {
+		const struct pit_channel *c = &p->ch[k];
+		snap_put_u16(b, c->count);
+		snap_put_u8(b, c->mode);
+		snap_put_u8(b, c->rw);
+		snap_put_u8(b, c->bcd);
+		snap_put_u8(b, c->write_lo);
+		snap_put_u16(b, c->latch);
+		snap_put_u8(b, c->status);
+		snap_put_u64(b, c->load_ns);
+		snap_put_u64(b, c->base_ticks);
+		const bool f[9] = { c->gate, c->counting, c->null_count, c->write_hi, c->read_hi,
+				    c->latched, c->latch_hi, c->status_latched, c->out_irq };
+		for (int j = 0; j < 9; j++)
+			snap_put_u8(b, f[j]);
+	}
+	snap_put_u8(b, p->port61);
+}
+
+static int pit_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		    char *err, size_t errlen)
+{
+	struct pit t = *pit(m);
+	(void)opaque;
+	(void)version;
+	bool ok = true;
+	for (int k = 0; k < 3; k++) {
+		struct pit_channel *c = &t.ch[k];
+		c->count = snap_get_u16(in);
+		c->mode = snap_get_u8(in);
+		c->rw = snap_get_u8(in);
+		c->bcd = snap_get_u8(in);
+		c->write_lo = snap_get_u8(in);
+		c->latch = snap_get_u16(in);
+		c->status = snap_get_u8(in);
+		c->load_ns = snap_get_u64(in);
+		c->base_ticks = snap_get_u64(in);
+		c->gate = snap_get_bool(in);
+		c->counting = snap_get_bool(in);
+		c->null_count = snap_get_bool(in);
+		c->write_hi = snap_get_bool(in);
+		c->read_hi = snap_get_bool(in);
+		c->latched = snap_get_bool(in);
+		c->latch_hi = snap_get_bool(in);
+		c->status_latched = snap_get_bool(in);
+		c->out_irq = snap_get_bool(in);
+		if (c->mode > 7 || c->rw < 1 || c->rw > 3 || c->bcd > 1)
+			ok = false;
+	}
+	t.port61 = snap_get_u8(in);
+	if (!snap_in_done(in) || !ok || (t.port61 & ~0x0f)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	*pit(m) = t;
+	return 0;
+}
+
 /*
  * Reset: no channel counts until programmed, channel 2's gate is low.
  * (SeaBIOS leaves channel 0 running at 18.2 Hz with IRQ 0 masked; a
@@ -394,5 +458,6 @@ void dev_pit_init(struct machine *m)
 	pit(m)->timer = machine_timer_new(m, pit_timer, m);
 	machine_register_pio(m, 0x40, 4, m, pit_read, pit_write);
 	machine_register_pio(m, 0x61, 1, m, port61_read, port61_write);
+	snapshot_register(m, "pit", 1, m, pit_save, pit_load);
 	dev_pit_reset(m);
 }

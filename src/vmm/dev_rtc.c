@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "snapshot.h"
 
 #define NS 1000000000LL
 #define RTC_EPOCH 1704067200LL	/* 2024-01-01 00:00:00 UTC */
@@ -419,6 +420,47 @@ static void cmos_sizes(struct machine *m, struct rtc *r)
 	r->cmos[0x2f] = (uint8_t)sum;
 }
 
+/* snapshot section "dev:rtc" v1 */
+static void rtc_save(struct machine *m, void *opaque, struct snap_buf *b)
+{
+	struct rtc *r = rtc(m);
+	(void)opaque;
+	snap_put_u8(b, r->index);
+	snap_put_u8(b, r->nmi_disabled);
+	snap_put_bytes(b, r->cmos, sizeof(r->cmos));
+	snap_put_u64(b, (uint64_t)r->base_ns);
+	snap_put_u64(b, (uint64_t)r->base_sec);
+	snap_put_u64(b, (uint64_t)r->flags_ns);
+	snap_put_u8(b, r->regc);
+	snap_put_u8(b, r->irq);
+}
+
+static int rtc_load(struct machine *m, void *opaque, struct snap_in *in, uint32_t version,
+		    char *err, size_t errlen)
+{
+	struct rtc t = *rtc(m);
+	(void)opaque;
+	(void)version;
+	t.index = snap_get_u8(in);
+	t.nmi_disabled = snap_get_bool(in);
+	snap_get_bytes(in, t.cmos, sizeof(t.cmos));
+	t.base_ns = (int64_t)snap_get_u64(in);
+	t.base_sec = (int64_t)snap_get_u64(in);
+	t.flags_ns = (int64_t)snap_get_u64(in);
+	t.regc = snap_get_u8(in);
+	t.irq = snap_get_bool(in);
+	/* times within +-2^62 ns keep the arithmetic away from overflow */
+	int64_t lim = (int64_t)1 << 62;
+	if (!snap_in_done(in) || t.index > 0x7f || (t.regc & 0x0f) || t.base_ns > lim ||
+	    t.base_ns < -lim || t.flags_ns > lim || t.flags_ns < -lim || t.base_sec > lim ||
+	    t.base_sec < -lim || (t.cmos[0x0a] & 0x80)) {
+		snprintf(err, errlen, "malformed state");
+		return -1;
+	}
+	*rtc(m) = t;
+	return 0;
+}
+
 void dev_rtc_reset(struct machine *m)
 {
 	struct rtc *r = rtc(m);
@@ -442,5 +484,6 @@ void dev_rtc_init(struct machine *m)
 {
 	rtc(m)->timer = machine_timer_new(m, rtc_timer, m);
 	machine_register_pio(m, 0x70, 2, m, rtc_read, rtc_write);
+	snapshot_register(m, "rtc", 1, m, rtc_save, rtc_load);
 	dev_rtc_reset(m);
 }
