@@ -384,8 +384,10 @@ static void deliver_now(struct lapic *a, int delivery, int vec, bool level, bool
 		accept_irq(a, vec, trig_level);
 		break;
 	case DM_SMI:
-		t->evt.smi_pending = true;
-		kick(a);
+		/*
+		 * No SMM in this CPU: like KVM built without SMM support
+		 * (kvm_inject_smi fails), the SMI is not accepted.
+		 */
 		break;
 	case DM_NMI:		/* one may latch while blocked (SDM 6.7.1) */
 		if (t->evt.nmi_pending < ((t->evt.nmi_masked || t->evt.nmi_injected) ? 1 : 2))
@@ -536,7 +538,7 @@ static int accepts(const struct lapic *a, int delivery, int vec, bool level, boo
 	switch (delivery) {
 	case DM_FIXED: case DM_LOWEST:
 		return vec >= 16 && sw_enabled(a) && !(trig_level && !level);
-	case DM_SMI: case DM_NMI: case DM_SIPI:
+	case DM_NMI: case DM_SIPI:
 		return 1;
 	case DM_INIT:
 		return !trig_level || level;

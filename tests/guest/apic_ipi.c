@@ -173,7 +173,7 @@ static void test_nmi_smi_extint(void)
 	settle();
 	report(nmi_count[1] == 1 && nmi_count[2] == 1 && nmi_count[3] == 1 && nmi_count[0] == 0,
 	       "NMI to all but self");
-	/* no SMM in this machine: an SMI is latched and has no visible effect */
+	/* no SMM in this machine: an SMI is not accepted (KVM without SMM) */
 	clear();
 	apic_icr(ICR_ASSERT | ICR_SMI, 1);
 	settle();
