@@ -188,6 +188,12 @@ struct gen {
 	struct blk *b;
 	uint8_t *exits[256];	/* "brk set: return" jumps */
 	int nexits;
+	/*
+	 * A slow-path access may ask the block to stop (a replayed MMIO read
+	 * consumed, a data breakpoint, a store into cached code): the
+	 * instruction must still complete, so the check follows its last step.
+	 */
+	bool brk_at_end;
 	/* static knowledge of the last flags producer in this block */
 	int cc_known;		/* cc_op value, or -1 */
 };
@@ -313,7 +319,7 @@ static void gen_load(struct gen *g, const struct insn *i, int size, bool ss)
 	movabs(e, RDX, (uint64_t)size);
 	movabs(e, RCX, (uint64_t)(ACC_R | (ss ? ACC_SS : 0)));
 	call_abs(e, (const void *)mem_read_slow);
-	brk_check(g);
+	g->brk_at_end = true;
 	patch(e, done);
 	(void)i;
 }
@@ -339,7 +345,7 @@ static void gen_store(struct gen *g, int size, bool ss)
 	rr(e, true, 0x89, RCX, R8);
 	movabs(e, R8, (uint64_t)(ACC_W | (ss ? ACC_SS : 0)));
 	call_abs(e, (const void *)mem_write_slow);
-	brk_check(g);
+	g->brk_at_end = true;
 	patch(e, done);
 }
 
@@ -713,6 +719,10 @@ jit_fn jit_compile(struct cpu *c, struct blk *b)
 		const struct insn *i = &b->insn[k];
 		if (i->fk == FK_NONE || !gen_insn(&g, i, live[k]))
 			call_handler(&g, i);
+		if (g.brk_at_end) {
+			brk_check(&g);
+			g.brk_at_end = false;
+		}
 	}
 	/*
 	 * Block end: account for it (as h_blk_end does), and when the block
