@@ -425,6 +425,9 @@ static void fly_recompute(struct lapic *a)
 static void deliver_at(struct lapic *a, uint64_t at, int delivery, int vec, bool level,
 		       bool trig_level)
 {
+	/* SMI, ExtINT, remote read: no effect whenever they arrive (deliver_now) */
+	if (delivery == DM_SMI || delivery == 3 || delivery == DM_EXTINT)
+		return;
 	if (at <= now(a)) {
 		deliver_now(a, delivery, vec, level, trig_level);
 		return;

@@ -47,7 +47,7 @@ static void get_priv(struct nv_vcpu *v, struct nv_private_state *p)
 	nv_get_private_state(v, p);
 }
 
-static void setup(void)
+static void setup(uint32_t icr_lo)
 {
 	int err;
 	vm = nv_create_vm(NV_ENGINE_EMU, &err);
@@ -72,12 +72,13 @@ static void setup(void)
 		0x66, 0x31, 0xd2,				/* xor edx, edx */
 		0x0f, 0x30,					/* wrmsr */
 		0x66, 0xb9, 0x30, 0x08, 0x00, 0x00,		/* mov ecx, 0x830 */
-		0x66, 0xb8, 0x40, 0x00, 0x00, 0x00,		/* mov eax, 0x40 */
+		0x66, 0xb8, 0x40, 0x00, 0x00, 0x00,		/* mov eax, 0x40 (icr_lo) */
 		0x66, 0xba, 0x01, 0x00, 0x00, 0x00,		/* mov edx, 1 */
 		0x0f, 0x30,					/* wrmsr: the IPI */
 		0xf4,						/* hlt */
 	};
 	memcpy(mem + CODE, code, sizeof(code));
+	memcpy(mem + CODE + 41, &icr_lo, 4);	/* the imm32 of "mov eax" */
 	struct kvm_sregs s;
 	nv_get_sregs(v0, &s);
 	s.cs.selector = 0;
@@ -209,9 +210,34 @@ static void test_x2apic_id(void)
 	tap_ok(reg32(&l, 0x20) == 1u << 24, "vCPU 1 (xAPIC): ID 1 << 24");
 }
 
+/*
+ * SMI (no SMM here) and ExtINT (only through LINT0) IPIs have no effect on
+ * arrival, so nothing stays in flight: a snapshot of the target holds only
+ * messages that nv_set_private_state accepts.
+ */
+static void test_noop_messages(void)
+{
+	static const uint32_t icr[] = { 0x240, 0x740 };
+	for (int k = 0; k < 2; k++) {
+		setup(icr[k]);
+		nv_set_budget_until(v0, 1000);
+		nv_run(v0);
+		struct nv_private_state p, q;
+		get_priv(v1, &p);
+		tap_ok(p.nmsgs == 0, "%s IPI: nothing in flight to vCPU 1 (%u)",
+		       k ? "ExtINT" : "SMI", p.nmsgs);
+		q = p;
+		tap_ok(nv_set_private_state(v1, &q) == 0, "%s IPI: vCPU 1's private state restores",
+		       k ? "ExtINT" : "SMI");
+		nv_destroy_vm(vm);
+		munmap(mem, MEM);
+	}
+}
+
 int main(void)
 {
-	setup();
+	test_noop_messages();
+	setup(0x40);
 	test_in_flight();
 	test_msi_count();
 	test_refusals();
