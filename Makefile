@@ -48,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 UNIT_LIB_SRC := $(wildcard tests/unit/lib/*.c)
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(O)/%.o)
 
-.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse fuzz-snapshot fuzz-decode
+.PHONY: all check san run bench clean fuzz fuzz-diff fuzz-diff-sse fuzz-snapshot fuzz-decode fuzz-platform
 all: $(O)/nestvm $(O)/libnestvm.a $(GUEST_ELF) $(UNIT_BIN)
 
 $(O)/%.o: %.c
@@ -122,9 +122,12 @@ fuzz-diff-sse: $(O)/tests/unit/diff_sse
 		grep -v '^ok' $(O)/fuzz-diff-sse.log; exit $$st
 
 # the snapshot reader (tests/fuzz/snapshot.sh): libFuzzer or a mutation fuzzer, ASan+UBSan
-fuzz: fuzz-snapshot fuzz-decode
+fuzz: fuzz-snapshot fuzz-decode fuzz-platform
 fuzz-snapshot:
 	@bash tests/fuzz/snapshot.sh
+# the platform under a hostile guest (tests/guest/chaos_platform.c), ASan+UBSan
+fuzz-platform:
+	@bash tests/fuzz/platform.sh
 
 # ---- long randomized runs -----------------------------------------------------
 # make fuzz [FUZZ_TIME=s]: libFuzzer on the decoder (tests/fuzz/), built with
