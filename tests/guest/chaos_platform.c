@@ -547,6 +547,13 @@ static void ap_chaos(void *arg)
 	if (id < MAX_CPUS)
 		chaos_run(&cc[id], false);
 	atomic_inc(&aps_done);
+	/*
+	 * Park with IF = 0: back in the idle loop (IF = 1) the interrupts the
+	 * chaos left pending would arrive on exception vectors, which the AP
+	 * (no IST) cannot tell from exceptions.  NMIs still come and return.
+	 */
+	for (;;)
+		asm volatile("cli; hlt" ::: "memory");
 }
 
 static unsigned long arg_value(int argc, char **argv, const char *key, unsigned long dflt)
