@@ -89,6 +89,21 @@ void ioapic_set_irq(struct machine *m, int pin, int level)
 	service(m);
 }
 
+/*
+ * Could a pin still send an NMI or INIT (the only events that wake a vCPU
+ * halted with IF = 0)?  Any unmasked entry with that delivery mode.
+ */
+bool ioapic_may_send_nmi_init(struct machine *m)
+{
+	for (int k = 0; k < IOAPIC_PINS; k++) {
+		uint64_t e = io(m)->redir[k];
+		int dm = (int)((e >> 8) & 7);
+		if (!(e & (1ULL << 16)) && (dm == 4 || dm == 5))
+			return true;
+	}
+	return false;
+}
+
 void ioapic_eoi(struct machine *m, int vector)
 {
 	struct ioapic *s = io(m);

@@ -175,6 +175,7 @@ void ioapic_eoi(struct machine *m, int vector);
 void dev_eoi(struct machine *m, int vector);
 void dev_pre_run(struct machine *m, int cpu);
 bool dev_input_possible(struct machine *m);
+bool ioapic_may_send_nmi_init(struct machine *m);
 
 /* helpers */
 uint64_t dev_muldiv(uint64_t a, uint64_t mul, uint64_t div);	/* floor(a*mul/div) */

@@ -358,6 +358,42 @@ static uint64_t next_vcpu_deadline(struct machine *m)
 	return d;
 }
 
+/*
+ * Every vCPU waits, and none can take a maskable interrupt (HLT or MWAIT
+ * with IF = 0 and no ECX[0] break, or wait-for-SIPI): timers may still
+ * fire, but only an NMI or INIT could wake anyone (SDM 9.1 / 6.7: HLT
+ * resumes on NMI, SMI, INIT, or an interrupt when IF = 1).  Those come only
+ * from IOAPIC entries so programmed or from messages already in flight;
+ * without either the machine is stuck for good (real hardware would hang
+ * silently; ending the run says so at once).
+ */
+static bool stuck_with_if0(struct machine *m)
+{
+	if (ioapic_may_send_nmi_init(m))
+		return false;
+	for (int k = 0; k < m->ncpus; k++) {
+		struct nv_vcpu *v = m->vcpu[k];
+		struct kvm_mp_state mp;
+		struct kvm_regs r;
+		struct nv_private_state p;
+		uint64_t d;
+		memset(&p, 0, sizeof(p));
+		p.version = NV_PRIVATE_STATE_VERSION;
+		p.size = sizeof(p);
+		if (nv_get_mp_state(v, &mp) < 0 || nv_get_regs(v, &r) < 0 ||
+		    nv_get_private_state(v, &p) < 0 || nv_next_deadline(v, &d) < 0)
+			return false;
+		if (mp.mp_state == KVM_MP_STATE_RUNNABLE || p.pause_until || p.nmsgs)
+			return false;
+		if (d <= m->clock)
+			return false;	/* something is already due: it wakes */
+		if (mp.mp_state == KVM_MP_STATE_HALTED &&
+		    ((r.rflags & 0x200) || (p.flags & NV_PRIV_MWAIT_BREAK)))
+			return false;
+	}
+	return true;
+}
+
 static int machine_reset(struct machine *m)
 {
 	char err[256];
@@ -415,6 +451,11 @@ int machine_run(struct machine *m)
 				uint64_t e = t < d ? t : d;
 				if (e == ~0ULL && !dev_input_possible(m)) {
 					machine_poweroff(m, 3, "all vCPUs are halted and nothing can wake them");
+					break;
+				}
+				if (stuck_with_if0(m)) {
+					machine_poweroff(m, 3, "all vCPUs are halted with interrupts "
+						     "disabled and nothing can send them an NMI or INIT");
 					break;
 				}
 				if (e != ~0ULL && e > m->slice_end)
