@@ -36,6 +36,15 @@ extern "C" {
  */
 #define NV_CAP_EXCEPTION_NESTED_FLAG_DEFAULT 240
 #define KVM_VCPUEVENT_VALID_NESTED_FLAG 0x00000040
+/*
+ * nestvm's own capability (no KVM number): args[0] = 1 makes the VM follow
+ * the SDM/APM where KVM differs ("strict mode" of the event spec: any
+ * benign exception while delivering #DF is handled serially instead of
+ * shutting down; SET_REGS keeps a pending exception restored by
+ * SET_VCPU_EVENTS since the last run).  Emulator engine only; the default,
+ * 0, is KVM-compatible.  Outside KVM's capability range on purpose.
+ */
+#define NV_CAP_STRICT_SDM 0x4e560001
 /* byte 54 of struct kvm_vcpu_events: reserved[25] in older headers */
 #define NV_EVENTS_NESTED_OFFSET 54
 #define nv_events_is_nested(ev) (((uint8_t *)(ev))[NV_EVENTS_NESTED_OFFSET])

@@ -73,6 +73,7 @@ static int emu_check_extension(struct nv_vm *nv, long cap)
 	case KVM_CAP_EXT_CPUID:
 	case KVM_CAP_TSC_DEADLINE_TIMER:
 	case KVM_CAP_SPLIT_IRQCHIP:
+	case NV_CAP_STRICT_SDM:
 	case NV_CAP_NESTED_FLAG:
 		return 1;
 	case KVM_CAP_NR_VCPUS:
@@ -100,6 +101,11 @@ static int emu_enable_cap(struct nv_vm *nv, const struct kvm_enable_cap *cap)
 		return 0;
 	case NV_CAP_NESTED_FLAG:
 		vm->cap_nested_flag = cap->args[0] != 0;
+		return 0;
+	case NV_CAP_STRICT_SDM:
+		if (cap->args[0] > 1)
+			return -EINVAL;
+		vm->strict = cap->args[0] != 0;
 		return 0;
 	case KVM_CAP_SPLIT_IRQCHIP:
 		return 0;

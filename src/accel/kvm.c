@@ -181,8 +181,8 @@ static void kvm_destroy_vm(struct nv_vm *vm)
 static int kvm_check_extension(struct nv_vm *vm, long cap)
 {
 	struct kvm_vm *k = KVM(vm);
-	if (cap == -1)
-		return 0;	/* the internal number itself: unknown to KVM */
+	if (cap == -1 || cap == NV_CAP_STRICT_SDM)
+		return 0;	/* the internal number itself, or nestvm's own */
 	if (cap == NV_CAP_NESTED_FLAG)
 		cap = vm->nested_flag_cap;	/* the host's own number for it */
 	int r = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, cap);
@@ -195,6 +195,8 @@ static int kvm_enable_cap(struct nv_vm *vm, const struct kvm_enable_cap *cap)
 	/* enabled at creation: the engine's LAPIC model (as the emulator's) */
 	if (c.cap == KVM_CAP_SPLIT_IRQCHIP)
 		return 0;
+	if (c.cap == NV_CAP_STRICT_SDM)
+		return -EINVAL;		/* KVM is what it is */
 	if (c.cap == NV_CAP_NESTED_FLAG)
 		c.cap = vm->nested_flag_cap;
 	return xioctl(KVM(vm)->vm_fd, KVM_ENABLE_CAP, &c);

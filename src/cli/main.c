@@ -42,6 +42,9 @@ static const char usage_text[] =
 "  -device pci-testdev  the PCI test device (1b36:0005)\n"
 "  -machine [TYPE,]accel=tcg|kvm, -accel tcg|kvm, -enable-kvm\n"
 "                       engine: tcg = the nestvm emulator (default), kvm = /dev/kvm\n"
+"  -machine strict=on|off\n"
+"                       follow the SDM/APM where KVM differs (emulator only;\n"
+"                       default off: KVM-compatible)\n"
 "  -no-reboot           a guest reset or triple fault ends the run (status 0)\n"
 "  -display none, -vnc none, -nodefaults, -global ..., -name ...\n"
 "                       accepted and ignored (no meaning here)\n"
@@ -220,6 +223,15 @@ static void parse_accel(const char *s, struct config *c, bool machine_opt)
 		char *eq = strchr(tok, '=');
 		if (eq) {
 			*eq = 0;
+			if (machine_opt && !strcmp(tok, "strict")) {
+				if (!strcmp(eq + 1, "on") || !strcmp(eq + 1, "true") || !strcmp(eq + 1, "yes"))
+					c->strict = true;
+				else if (!strcmp(eq + 1, "off") || !strcmp(eq + 1, "false") || !strcmp(eq + 1, "no"))
+					c->strict = false;
+				else
+					die("-machine strict=%s: expected on or off", eq + 1);
+				continue;
+			}
 			if (strcmp(tok, "accel") && strcmp(tok, "type")) {
 				if (machine_opt)
 					continue;	/* other -machine properties: ignored */

@@ -238,6 +238,13 @@ int machine_init(struct machine *m, const struct config *cfg)
 	nv_enable_cap(m->vm, &cap);
 	cap.cap = nv_nested_flag_cap(m->vm);
 	nv_enable_cap(m->vm, &cap);
+	if (cfg->strict) {
+		cap.cap = NV_CAP_STRICT_SDM;
+		if (nv_enable_cap(m->vm, &cap) < 0) {
+			fprintf(stderr, "nestvm: -machine strict=on needs the emulator engine (accel=tcg)\n");
+			return -1;
+		}
+	}
 	if (setup_memory(m) < 0)
 		return -1;
 	m->ncpus = cfg->smp;

@@ -44,6 +44,7 @@ struct config {
 	enum nv_engine engine_fallback;
 	bool has_fallback;
 	uint64_t quantum;		/* scheduler slice in instructions */
+	bool strict;			/* -machine strict=on: SDM, not KVM, where they differ */
 	/* snapshots (issue: snapshot) */
 	const char *snapshot_save;
 	uint64_t snapshot_at;

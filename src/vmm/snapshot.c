@@ -534,6 +534,7 @@ static void save_config(struct machine *m, struct snap_buf *b)
 	put_str(b, c->kernel);
 	put_str(b, c->append);
 	put_str(b, c->initrd);
+	snap_put_u8(b, c->strict);	/* version 2 */
 }
 
 static void save_sched(struct machine *m, struct snap_buf *b)
@@ -890,7 +891,7 @@ int snapshot_save_fd(struct machine *m, int fd, char *err, size_t errlen)
 	w_write_direct(&w, hdr, sizeof(hdr));
 
 	save_config(m, &b);
-	w_section(&w, "config", 0, 1, &b);
+	w_section(&w, "config", 0, 2, &b);
 
 	struct nv_vm_private_state vp = { .version = NV_VM_PRIVATE_STATE_VERSION, .size = sizeof(vp) };
 	int r = nv_get_vm_private_state(m->vm, &vp);
@@ -993,7 +994,7 @@ struct image {
 	/* config */
 	uint64_t ram_size, quantum;
 	uint32_t ncpus, max_cpus, engine;
-	bool no_reboot, debug_exit, pc_testdev, pci_testdev;
+	bool no_reboot, debug_exit, pc_testdev, pci_testdev, strict;
 	uint16_t debug_exit_base, debug_exit_size;
 	char *cpu_model, *kernel, *append, *initrd;
 };
@@ -1024,8 +1025,8 @@ static bool known_section(const char *name)
 
 static int parse_config(struct image *im, struct sec *s, char *err, size_t errlen)
 {
-	if (s->ver != 1) {
-		snprintf(err, errlen, "section 'config' has version %u; this nestvm reads version 1",
+	if (s->ver != 1 && s->ver != 2) {
+		snprintf(err, errlen, "section 'config' has version %u; this nestvm reads versions 1-2",
 			 s->ver);
 		return -1;
 	}
@@ -1045,6 +1046,8 @@ static int parse_config(struct image *im, struct sec *s, char *err, size_t errle
 	im->kernel = get_str(&in);
 	im->append = get_str(&in);
 	im->initrd = get_str(&in);
+	if (s->ver >= 2)
+		im->strict = snap_get_bool(&in);	/* version 1: KVM-compatible */
 	if (!snap_in_done(&in) || !im->cpu_model) {
 		snprintf(err, errlen, "section 'config' is malformed");
 		return -1;
@@ -1226,6 +1229,11 @@ static int check_config(struct machine *m, struct image *im, char *err, size_t e
 	if (im->quantum != c->quantum) {
 		snprintf(err, errlen, "the snapshot was taken with -quantum %llu, this machine has %llu",
 			 (unsigned long long)im->quantum, (unsigned long long)c->quantum);
+		return -1;
+	}
+	if (im->strict != c->strict) {
+		snprintf(err, errlen, "the snapshot was taken with -machine strict=%s, this machine has strict=%s",
+			 im->strict ? "on" : "off", c->strict ? "on" : "off");
 		return -1;
 	}
 	if (im->no_reboot != c->no_reboot) {
@@ -1666,6 +1674,9 @@ static int dry_run_vcpus(struct machine *m, struct vrec (*recs)[REC_MAX], char *
 	nv_enable_cap(vm, &cap);
 	nv_set_nested_flag_cap(vm, nv_nested_flag_cap(m->vm));
 	cap.cap = nv_nested_flag_cap(vm);
+	nv_enable_cap(vm, &cap);
+	cap.cap = NV_CAP_STRICT_SDM;
+	cap.args[0] = m->cfg.strict;
 	nv_enable_cap(vm, &cap);
 	for (int k = 0; k < m->ncpus; k++) {
 		struct nv_vcpu *v = nv_create_vcpu(vm, (unsigned)k, &e);

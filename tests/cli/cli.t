@@ -86,6 +86,7 @@ expect 2 "bad value" "-device isa-debug-exit,iobase=zz" -- \
 	-device isa-debug-exit,iobase=zz -kernel $IMG/exit_code.elf
 expect 2 "unknown accelerator" "-machine accel=xyz" -- -machine accel=xyz -kernel $IMG/exit_code.elf
 expect 2 "only the 'pc' machine" "-machine q35" -- -machine q35 -kernel $IMG/exit_code.elf
+expect 2 "expected on or off" "-machine strict=maybe" -- -machine strict=maybe -kernel $IMG/exit_code.elf
 expect 2 "unexpected argument" "stray argument" -- stray -kernel $IMG/exit_code.elf
 
 # bad images

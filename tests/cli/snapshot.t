@@ -66,6 +66,12 @@ printf '\x07' | dd of="$tmp/ver" bs=1 seek=8 conv=notrunc 2>/dev/null
 refuse "a damaged format version" "header is corrupt" $NV $BASE -snapshot-load "$tmp/ver"
 refuse "another vCPU count" "2 vCPUs\|1 vCPUs" $NV $BASE -smp 2 -snapshot-load "$tmp/s"
 refuse "another device set" "pc-testdev" $NV $BASE -device pc-testdev -snapshot-load "$tmp/s"
+refuse "strict mode on, snapshot KVM-compatible" "strict=off" $NV $BASE -machine strict=on -snapshot-load "$tmp/s"
+# strict mode is part of the machine: saved, and required on load
+$NV $BASE -machine strict=on -kernel $IMG -snapshot-save "$tmp/st@20000" >/dev/null 2>&1
+$NV $BASE -machine strict=on -snapshot-load "$tmp/st" >"$tmp/loadst" 2>/dev/null
+ok $([ $? = $plain ] && cmp -s "$tmp/load" "$tmp/loadst"; echo $?) "-machine strict=on: saved and restored, the same run"
+refuse "a strict-mode snapshot without strict=on" "strict=on" $NV $BASE -snapshot-load "$tmp/st"
 refuse "another RAM size" "MiB of RAM" $NV $BASE -m 256 -snapshot-load "$tmp/s"
 refuse "another kernel" "was taken with -kernel" $NV $BASE -kernel /dev/null -snapshot-load "$tmp/s"
 refuse "a missing file" "cannot open" $NV $BASE -snapshot-load "$tmp/nonexistent"

@@ -256,10 +256,11 @@ int vmt_init_mode(struct vmt *t, enum nv_engine eng, uint64_t size, int mode)
 				  .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1 };
 	struct kvm_segment ds = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 0x3,
 				  .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1 };
-	if (mode == 32) {
+	if (mode == 32 || mode == 16) {
+		/* CS.L outside long mode is refused (as KVM's SET_SREGS) */
 		cs.selector = 0x18;
 		cs.l = 0;
-		cs.db = 1;
+		cs.db = mode == 32;
 	}
 	s.cs = cs;
 	s.ds = s.es = s.fs = s.gs = s.ss = ds;
