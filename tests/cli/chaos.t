@@ -16,13 +16,7 @@ run() {
 		-device isa-debug-exit,iobase=0xf4,iosize=0x4 -device pc-testdev \
 		-device pci-testdev -no-reboot "$@" -kernel "$img"
 }
-n=0
-check() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/tap.sh"
 echo "1..9"
 
 # one seed: status 1 and a clean report

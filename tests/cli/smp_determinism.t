@@ -9,13 +9,7 @@ run() {
 	"$O/nestvm" -nodefaults -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x4 \
 		-device pc-testdev -no-reboot "$@"
 }
-n=0
-check() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/tap.sh"
 echo "1..7"
 
 for img in smp_8 smp_3; do
