@@ -358,12 +358,12 @@ void snapshot_register(struct machine *m, const char *name, uint32_t version, vo
 			/* re-registration (device re-initialised): update in place */
 			s->dev[k] = (struct snap_dev){ .version = version, .opaque = opaque,
 						       .save = save, .load = load };
-			snprintf(s->dev[k].name, SNAP_NAME_LEN, "%s", full);
+			memcpy(s->dev[k].name, full, strlen(full) + 1);	/* fits: checked */
 			return;
 		}
 	}
 	struct snap_dev *d = &s->dev[s->ndev++];
-	snprintf(d->name, SNAP_NAME_LEN, "%s", full);
+	memcpy(d->name, full, strlen(full) + 1);
 	d->version = version;
 	d->opaque = opaque;
 	d->save = save;

@@ -172,14 +172,20 @@ uint64_t chaos_trap(uint64_t vec, uint64_t *frame)
 	if (vec == 2) {
 		c->nmis++;
 		mix(c, 0x4e4d49);
-		return 0;
-	}
-	if (!(*rflags & 0x200)) {
+		/*
+		 * Inside an STI window vector 2 may also be an external interrupt
+		 * (a PIC vector base of 0): acknowledge and count it like one, or
+		 * a level-triggered line would be taken forever.
+		 */
+		if (!(*rflags & 0x200))
+			return 0;
+	} else if (!(*rflags & 0x200)) {
 		/* interrupted with IF = 0: an exception nobody expected */
 		unexpected(c, vec, err ? frame[0] : 0, *rip);
+	} else {
+		c->ints++;
+		mix(c, vec);
 	}
-	c->ints++;
-	mix(c, vec);
 	/* acknowledge only sometimes: unacknowledged vectors block others */
 	uint64_t r = rnd(c);
 	if (r & 1) {
