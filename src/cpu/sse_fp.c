@@ -79,6 +79,26 @@ static const int16_t arith_ops[16][4] = {
 	[0xf] = { FP_MAXPS, FP_MAXPD, FP_MAXSS, FP_MAXSD },
 };
 
+/*
+ * The common shape: XMM destination (reg), XMM or memory source of `size`
+ * bytes (16-byte operands must be aligned), one fp_run step, result back
+ * to the destination.  sse_check first: #UD/#NM come before the memory
+ * operand's faults.
+ */
+static void xmm_fp_op(struct cpu *c, const struct insn *i, int op, int size, uint8_t imm,
+		      int rt)
+{
+	sse_check(c);
+	struct fp_io io;
+	vec *d = xmm(c, i->reg);
+	const vec *s = xsrc(c, i, &io.s, size, size == 16 ? AL_16 : AL_NONE);
+	io.s = *s;
+	io.d = *d;
+	io.g = 0;
+	fp_run(c, op, imm, &io, rt);
+	*d = io.d;
+}
+
 /* operand size and result format by mandatory prefix: PS, PD, SS, SD */
 static const int8_t mp_size[4] = { 16, 16, 4, 8 };
 static const int8_t mp_rtype[4] = { RT_PS, RT_PD, RT_SS, RT_SD };
@@ -105,31 +125,14 @@ H(h_sse_fparith)
 		if (b == 0x51 || b == 0x52 || b == 0x53 || b == 0x5d || b == 0x5f)
 			rt = RT_NONE;
 	}
-	sse_check(c);
-	struct fp_io io;
-	vec *d = xmm(c, i->reg);
-	const vec *s = xsrc(c, i, &io.s, size, size == 16 ? AL_16 : AL_NONE);
-	io.s = *s;
-	io.d = *d;
-	io.g = 0;
-	fp_run(c, op, 0, &io, rt);
-	*d = io.d;
+	xmm_fp_op(c, i, op, size, 0, rt);
 }
 
 /* CMPPS / CMPPD / CMPSS / CMPSD */
 H(h_sse_fpcmp)
 {
 	static const int ops[4] = { FP_CMPPS, FP_CMPPD, FP_CMPSS, FP_CMPSD };
-	sse_check(c);
-	int size = mp_size[i->mp];
-	struct fp_io io;
-	vec *d = xmm(c, i->reg);
-	const vec *s = xsrc(c, i, &io.s, size, size == 16 ? AL_16 : AL_NONE);
-	io.s = *s;
-	io.d = *d;
-	io.g = 0;
-	fp_run(c, ops[i->mp], (uint8_t)i->imm, &io, RT_NONE);
-	*d = io.d;
+	xmm_fp_op(c, i, ops[i->mp], mp_size[i->mp], (uint8_t)i->imm, RT_NONE);
 }
 
 /* COMISS / UCOMISS / COMISD / UCOMISD: ZF PF CF from the compare, OF SF AF = 0 */
@@ -169,15 +172,7 @@ H(h_sse_cvt)
 		op = ops[i->mp];
 		size = i->mp == 2 ? 8 : 16;
 	}
-	sse_check(c);
-	struct fp_io io;
-	vec *d = xmm(c, i->reg);
-	const vec *s = xsrc(c, i, &io.s, size, size == 16 ? AL_16 : AL_NONE);
-	io.s = *s;
-	io.d = *d;
-	io.g = 0;
-	fp_run(c, op, 0, &io, rt);
-	*d = io.d;
+	xmm_fp_op(c, i, op, size, 0, rt);
 }
 
 /* CVTSI2SS/SD (F3/F2 0F 2A), CVT(T)SS2SI / CVT(T)SD2SI (F3/F2 0F 2C, 2D) */
@@ -266,15 +261,7 @@ H(h_sse_round)
 	static const int8_t sz[4] = { 16, 16, 4, 8 };
 	int k = OPB(i) - 0x08;
 	need(c, FEAT_SSE41);
-	sse_check(c);
-	struct fp_io io;
-	vec *d = xmm(c, i->reg);
-	const vec *s = xsrc(c, i, &io.s, sz[k], sz[k] == 16 ? AL_16 : AL_NONE);
-	io.s = *s;
-	io.d = *d;
-	io.g = 0;
-	fp_run(c, ops[k], (uint8_t)i->imm, &io, RT_NONE);
-	*d = io.d;
+	xmm_fp_op(c, i, ops[k], sz[k], (uint8_t)i->imm, RT_NONE);
 }
 
 /*
