@@ -1095,8 +1095,9 @@ int lapic_check_private(const struct nv_private_state *p)
 				return -1;
 			continue;
 		}
-		if (m->pad || m->level > 1 || m->trig_level > 1 || m->delivery == 3 ||
-		    m->delivery > DM_SIPI)
+		/* SMI, remote read and ExtINT messages are never queued (deliver_at) */
+		if (m->pad || m->level > 1 || m->trig_level > 1 || m->delivery == DM_SMI ||
+		    m->delivery == 3 || m->delivery > DM_SIPI)
 			return -1;
 	}
 	return 0;

@@ -168,6 +168,11 @@ static void test_refusals(void)
 	q.nmsgs = 1;
 	q.msgs[0] = (struct nv_lapic_msg){ .at = 5, .delivery = 3, .vector = 0x40 };
 	tap_ok(nv_set_private_state(v1, &q) == -EINVAL, "delivery mode 3 (remote read): -EINVAL");
+	for (int dm = 2; dm <= 7; dm += 5) {
+		q.msgs[0].delivery = (uint8_t)dm;
+		tap_ok(nv_set_private_state(v1, &q) == -EINVAL,
+		       "%s in flight (never queued): -EINVAL", dm == 2 ? "SMI" : "ExtINT");
+	}
 	q.msgs[0].delivery = 0;
 	q.msgs[0].pad = 1;
 	tap_ok(nv_set_private_state(v1, &q) == -EINVAL, "non-zero message padding: -EINVAL");
