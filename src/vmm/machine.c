@@ -216,6 +216,26 @@ static int setup_memory(struct machine *m)
 	return 0;
 }
 
+/*
+ * The VM capabilities every machine runs with (and the snapshot loader's
+ * scratch VM too): exception payloads, triple-fault events, the FRED
+ * nested flag, and strict mode when asked for.  Fails only when strict
+ * mode is asked of an engine without it.
+ */
+int machine_enable_caps(struct nv_vm *vm, const struct config *cfg)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXCEPTION_PAYLOAD, .args = { 1 } };
+	nv_enable_cap(vm, &cap);
+	cap.cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT;
+	nv_enable_cap(vm, &cap);
+	cap.cap = nv_nested_flag_cap(vm);
+	nv_enable_cap(vm, &cap);
+	if (!cfg->strict)
+		return 0;
+	cap.cap = NV_CAP_STRICT_SDM;
+	return nv_enable_cap(vm, &cap) < 0 ? -1 : 0;
+}
+
 int machine_init(struct machine *m, const struct config *cfg)
 {
 	int err;
@@ -232,18 +252,9 @@ int machine_init(struct machine *m, const struct config *cfg)
 		fprintf(stderr, "nestvm: -cpu: %s\n", nv_last_error());
 		return -1;
 	}
-	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXCEPTION_PAYLOAD, .args = { 1 } };
-	nv_enable_cap(m->vm, &cap);
-	cap.cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT;
-	nv_enable_cap(m->vm, &cap);
-	cap.cap = nv_nested_flag_cap(m->vm);
-	nv_enable_cap(m->vm, &cap);
-	if (cfg->strict) {
-		cap.cap = NV_CAP_STRICT_SDM;
-		if (nv_enable_cap(m->vm, &cap) < 0) {
-			fprintf(stderr, "nestvm: -machine strict=on needs the emulator engine (accel=tcg)\n");
-			return -1;
-		}
+	if (machine_enable_caps(m->vm, cfg) < 0) {
+		fprintf(stderr, "nestvm: -machine strict=on needs the emulator engine (accel=tcg)\n");
+		return -1;
 	}
 	if (setup_memory(m) < 0)
 		return -1;

@@ -115,6 +115,7 @@ struct machine {
 
 /* machine.c */
 int machine_init(struct machine *m, const struct config *cfg);
+int machine_enable_caps(struct nv_vm *vm, const struct config *cfg);
 void machine_destroy(struct machine *m);
 int machine_run(struct machine *m);	/* returns the process exit status */
 void machine_register_pio(struct machine *m, uint16_t base, uint16_t len, void *opaque,

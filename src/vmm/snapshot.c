@@ -1668,16 +1668,8 @@ static int dry_run_vcpus(struct machine *m, struct vrec (*recs)[REC_MAX], char *
 		goto out;
 	}
 	/* the capabilities machine_init enables */
-	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXCEPTION_PAYLOAD, .args = { 1 } };
-	nv_enable_cap(vm, &cap);
-	cap.cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT;
-	nv_enable_cap(vm, &cap);
 	nv_set_nested_flag_cap(vm, nv_nested_flag_cap(m->vm));
-	cap.cap = nv_nested_flag_cap(vm);
-	nv_enable_cap(vm, &cap);
-	cap.cap = NV_CAP_STRICT_SDM;
-	cap.args[0] = m->cfg.strict;
-	nv_enable_cap(vm, &cap);
+	machine_enable_caps(vm, &m->cfg);
 	for (int k = 0; k < m->ncpus; k++) {
 		struct nv_vcpu *v = nv_create_vcpu(vm, (unsigned)k, &e);
 		if (!v) {
