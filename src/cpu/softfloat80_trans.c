@@ -489,6 +489,21 @@ struct fx80 fx_f2xm1(struct fxenv *e, struct fx80 x)
 	return bf_round(e, bf_expm1(bf_mul(bf_fx(x), bf_const[C_LN2])), 0);
 }
 
+/*
+ * The last step of FYL2X / FYL2XP1: y times the (non-zero) logarithm l,
+ * with y = inf or 0 giving a signed infinity or zero.  Computed results are
+ * flagged inexact even when exact (x = 2^k).
+ */
+static struct fx80 times_y(struct fxenv *e, struct bf l, struct fx80 y)
+{
+	int cy = fx_class(y), sy = fx_sign(y);
+	if (cy == FX_INF)
+		return fx_inf(sy ^ l.s);
+	if (cy == FX_ZERO)
+		return fx_zero(sy ^ l.s);
+	return inexact(e, bf_round(e, bf_mul(l, bf_fx(y)), 0));
+}
+
 /* FYL2X: y * log2(x) */
 struct fx80 fx_yl2x(struct fxenv *e, struct fx80 x, struct fx80 y)
 {
@@ -522,12 +537,7 @@ struct fx80 fx_yl2x(struct fxenv *e, struct fx80 x, struct fx80 y)
 			return invalid(e);
 		return fx_zero(sy);
 	}
-	if (cy == FX_INF)
-		return fx_inf(sy ^ l.s);
-	if (cy == FX_ZERO)
-		return fx_zero(sy ^ l.s);
-	/* computed results are flagged inexact even when exact (x = 2^k) */
-	return inexact(e, bf_round(e, bf_mul(l, bf_fx(y)), 0));
+	return times_y(e, l, y);
 }
 
 /*
@@ -575,11 +585,7 @@ struct fx80 fx_yl2xp1(struct fxenv *e, struct fx80 x, struct fx80 y)
 	} else {
 		l = bf_log2(bf_add(bx, one));
 	}
-	if (cy == FX_INF)
-		return fx_inf(sy ^ l.s);
-	if (cy == FX_ZERO)
-		return fx_zero(sy ^ l.s);
-	return inexact(e, bf_round(e, bf_mul(l, bf_fx(y)), 0));
+	return times_y(e, l, y);
 }
 
 /* FPATAN: atan2(y, x) with the IEEE special cases */
